@@ -1,0 +1,119 @@
+"""The `dlkit` command: a thin layer over the keyword-only functions of each step's module."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import DlkitError
+from .progress import Progress
+
+
+def _try(args) -> int:
+    from .tryout import parse_replacements, try_lab
+
+    bar = Progress(0, f"try {args.lab}")
+
+    def progress(done, total, event):
+        if args.each is not None:
+            bar.update(done, event["student"], event.get("status") == "graded", event.get("status", ""), total)
+
+    out = try_lab(lab=args.lab, replace=parse_replacements(args.replace), blank=args.blank,
+                  each=args.each, jobs=args.jobs, progress=progress)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    for result in out if isinstance(out, list) else [out]:
+        head = result.get("file", args.lab)
+        print(f"{head}: {result['total']:g} / {result['max_total']:g}")
+        for t in result["tests"]:
+            mark = "ok " if t["score"] == t["max_score"] else "LOST"
+            print(f"  {mark} {t['grade_id']:<28} {t['score']:g} / {t['max_score']:g}")
+        if "error" in result:
+            print(f"  error: {result['error']}")
+    return 0
+
+
+def _release(args) -> int:
+    from .release import release
+
+    for folder in release(labs=args.labs):
+        print(f"released {folder}")
+    return 0
+
+
+def _grade(args) -> int:
+    from .grade import grade
+
+    bar = Progress(0, f"grade {args.lab}")
+
+    def progress(done, total, student, result):
+        bar.update(done, student, result["status"] == "graded",
+                   f"{result['total']:g}/{result['max_total']:g} {result['status']}", total)
+
+    out = grade(lab=args.lab, students=args.student or None, progress=progress)
+    print(f"graded {len(out['students'])} submissions of {args.lab} in {out['seconds']:.0f} s")
+    print(f"grades:   {out['csv']}")
+    print(f"feedback: {out['feedback']}/<student>/{args.lab}/")
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import demo
+
+    bars = {}
+
+    def progress(done, total, student, result):
+        key = result["lab"]
+        bars.setdefault(key, Progress(total, f"grade {key}"))
+        bars[key].update(done, student, result["status"] == "graded",
+                         f"{result['total']:g}/{result['max_total']:g} {result['status']}", total)
+
+    demo(labs=args.labs or None, progress=progress)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dlkit", description="Release, try and grade the course's labs.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("release", help="regenerate release/ from source/ (refuses any leak)")
+    r.add_argument("labs", nargs="*", metavar="LAB", help="labs to release (default: all)")
+    r.set_defaults(func=_release)
+
+    t = sub.add_parser("try", help="grade a synthetic submission through the TAs' pipeline")
+    t.add_argument("lab", metavar="LAB")
+    t.add_argument("--replace", action="append", metavar="GRADE_ID=FILE",
+                   help="replace that solution cell's code by FILE's content (repeatable)")
+    t.add_argument("--blank", action="store_true", help="start from the student version (stubs)")
+    t.add_argument("--each", metavar="DIR",
+                   help="one submission per DIR/<grade_id>__<what>.py file, graded in parallel")
+    t.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel workers (default: CPUs)")
+    t.add_argument("--json", action="store_true", help="print the results as JSON")
+    t.set_defaults(func=_try)
+
+    g = sub.add_parser("grade", help="autograde submitted/*/LAB, write feedback/ and grades/LAB.csv")
+    g.add_argument("lab", metavar="LAB")
+    g.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    g.set_defaults(func=_grade)
+
+    d = sub.add_parser("demo", help="release, grade a synthetic class and print the score table")
+    d.add_argument("labs", nargs="*", metavar="LAB", help="labs to show (default: all)")
+    d.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DlkitError as exc:
+        print(f"dlkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dlkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Where things are in a course directory, and what `nbgrader_config.py` says about it."""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from dataclasses import dataclass, field
+
+from traitlets.config.loader import PyFileConfigLoader
+
+from . import DlkitError
+
+CONFIG_NAME = "nbgrader_config.py"
+LAB_PATTERN = re.compile(r"^lab\d\d$")
+
+
+@dataclass
+class Course:
+    """A course directory laid out as nbgrader expects (source/, release/, submitted/, ...)."""
+
+    root: pathlib.Path
+    notebook_timeout: float = 900.0
+    lab_data: dict = field(default_factory=dict)
+
+    @property
+    def source(self) -> pathlib.Path:
+        return self.root / "source"
+
+    @property
+    def release(self) -> pathlib.Path:
+        return self.root / "release"
+
+    @property
+    def submitted(self) -> pathlib.Path:
+        return self.root / "submitted"
+
+    @property
+    def autograded(self) -> pathlib.Path:
+        return self.root / "autograded"
+
+    @property
+    def feedback(self) -> pathlib.Path:
+        return self.root / "feedback"
+
+    @property
+    def data(self) -> pathlib.Path:
+        return self.root / "data"
+
+    @property
+    def gradebook(self) -> pathlib.Path:
+        return self.root / "gradebook.db"
+
+    @property
+    def grades(self) -> pathlib.Path:
+        return self.root / "grades"
+
+    def labs(self) -> list[str]:
+        """Every lab that has a source folder, in order."""
+        if not self.source.is_dir():
+            return []
+        return sorted(p.name for p in self.source.iterdir() if p.is_dir() and LAB_PATTERN.match(p.name))
+
+    def check_lab(self, lab: str) -> str:
+        """Return `lab` if the course has it, else raise a DlkitError naming the labs it has."""
+        if lab not in self.labs():
+            known = ", ".join(self.labs()) or "none"
+            raise DlkitError(f"no lab named {lab!r} in {self.source} (labs: {known})")
+        return lab
+
+    def source_notebook(self, lab: str) -> pathlib.Path:
+        """The one instructor notebook of a lab."""
+        notebooks = sorted((self.source / self.check_lab(lab)).glob("*.ipynb"))
+        if len(notebooks) != 1:
+            raise DlkitError(f"{self.source / lab} must hold exactly one notebook, found {len(notebooks)}")
+        return notebooks[0]
+
+    def data_files(self, lab: str) -> list[pathlib.Path]:
+        """The data files a lab reads, as declared in `c.Dlkit.lab_data`."""
+        files = [self.data / name for name in self.lab_data.get(lab, [])]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise DlkitError(f"{lab} declares data files that do not exist: {', '.join(missing)}")
+        return files
+
+
+def find_root(start: os.PathLike | str | None = None) -> pathlib.Path:
+    """The nearest directory at or above `start` (default: cwd) holding nbgrader_config.py."""
+    here = pathlib.Path(start or os.getcwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file() and (candidate / "source").is_dir():
+            return candidate
+    raise DlkitError(
+        f"no course found: run dlkit inside the course repository "
+        f"(a directory with {CONFIG_NAME} and source/), not in {here}"
+    )
+
+
+def load(root: os.PathLike | str | None = None) -> Course:
+    """Load the course at `root` (found from the current directory when None)."""
+    root = pathlib.Path(root).resolve() if root else find_root()
+    if not (root / CONFIG_NAME).is_file():
+        raise DlkitError(f"{root} has no {CONFIG_NAME}")
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(root)).load_config()
+    section = config.get("Dlkit", {})
+    return Course(
+        root=root,
+        notebook_timeout=float(section.get("notebook_timeout", 900)),
+        lab_data=dict(section.get("lab_data", {})),
+    )

@@ -1,0 +1,73 @@
+"""`dlkit release`: regenerate release/ from source/, refusing any leak.
+
+Steps for each lab (in order; release/ is only touched by the last one, so a failure anywhere
+leaves the committed student version as it was):
+    1. generate  `nbgrader generate_assignment` in a scratch copy of the course
+    2. inspect   refuse when the student notebook leaks a solution, a hidden test, a model
+                 answer or an instructor-only cell, or was stored with outputs
+    3. add data  copy the lab's data files (c.Dlkit.lab_data) beside the notebook, so that the
+                 released folder works when handed out alone
+    4. replace   swap the new folder in for release/LAB
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+from . import DlkitError, course as course_mod, notebooks, scratch
+
+
+def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = None,
+            into: os.PathLike | str | None = None) -> list[pathlib.Path]:
+    """Regenerate the student version of `labs` (default: every lab) and return its folders.
+
+    Args:
+        labs: lab ids; every lab under source/ when None or empty.
+        root: the course directory (default: found from the current directory).
+        into: where to write the lab folders (default: the course's release/); the tests use
+            a scratch directory here to check that release/ is in sync with source/.
+    """
+    course = course_mod.load(root)
+    labs = [course.check_lab(lab) for lab in labs] if labs else course.labs()
+    if not labs:
+        raise DlkitError(f"no lab to release under {course.source}")
+    target_root = pathlib.Path(into) if into else course.release
+    written = []
+    for lab in labs:
+        with tempfile.TemporaryDirectory(prefix=f"dlkit-release-{lab}-") as tmp:
+            tmp = pathlib.Path(tmp)
+            student_path = scratch.prepare(course, lab, tmp / "course")        # 1. generate
+            inspect(course.source_notebook(lab), student_path)                # 2. inspect
+            folder = student_path.parent
+            for data_file in course.data_files(lab):                          # 3. add data
+                shutil.copyfile(data_file, folder / data_file.name)
+            written.append(_replace(folder, target_root / lab))               # 4. replace
+    return written
+
+
+def inspect(source_path: pathlib.Path, student_path: pathlib.Path) -> None:
+    """Raise DlkitError listing every leak of the source into the student notebook."""
+    source_nb = notebooks.read(source_path)
+    student_nb = notebooks.read(student_path)
+    problems = notebooks.leaks(student_nb, source_nb)
+    if notebooks.has_outputs(student_nb):
+        problems.append("the student notebook has outputs or execution counts")
+    if problems:
+        raise DlkitError(
+            f"refusing to release {source_path.parent.name}: the student version would leak\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _replace(new: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(new, staging)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target

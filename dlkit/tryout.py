@@ -1,0 +1,140 @@
+"""`dlkit try`: grade synthetic submissions of a lab through the TAs' own pipeline.
+
+A synthetic submission is the student version of the notebook (as `nbgrader generate_assignment`
+makes it) with every solution cell filled in from the source notebook, or left blank, and some
+cells replaced by the code of a file. It is autograded by nbgrader in a scratch copy of the
+course, so the real gradebook and submitted/ are never touched.
+
+Steps (in order; each needs the one before):
+    1. split     the submissions among `jobs` scratch copies of the course
+    2. generate  in each copy, `nbgrader generate_assignment` (student version + gradebook)
+    3. build     the submissions from that student version (solutions filled in, or blank,
+                 then the replacements)
+    4. autograde each copy's submissions, with the per-notebook time budget
+    5. summarize the gradebook's scores as {"lab", "total", "max_total", "tests"}
+Steps 2-4 run in one worker process per copy (`dlkit.worker try`), because importing nbgrader
+costs seconds.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import pathlib
+import re
+import tempfile
+
+from . import DlkitError, course as course_mod, notebooks, results, runner, scratch
+
+FIXTURE_NAME = re.compile(r"^(?P<grade_id>[A-Za-z_][A-Za-z0-9_]*?)__(?P<what>[A-Za-z0-9_.-]+)\.py$")
+
+
+def parse_replacements(pairs) -> dict:
+    """["loss=path.py", ...] -> {"loss": "<code>"}, with clear errors."""
+    out = {}
+    for pair in pairs or []:
+        gid, sep, path = pair.partition("=")
+        if not sep or not gid or not path:
+            raise DlkitError(f"--replace takes GRADE_ID=FILE, got {pair!r}")
+        out[gid] = _read_code(pathlib.Path(path))
+    return out
+
+
+def _read_code(path: pathlib.Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise DlkitError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def fixture_files(directory: os.PathLike | str) -> list[tuple[pathlib.Path, str]]:
+    """Every `<grade_id>__<what>.py` in `directory`, with its grade_id, sorted by name."""
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        raise DlkitError(f"--each: {directory} is not a directory")
+    found = []
+    for path in sorted(directory.glob("*.py")):
+        match = FIXTURE_NAME.match(path.name)
+        if not match:
+            raise DlkitError(f"{path.name}: fixture files are named <grade_id>__<what>.py")
+        found.append((path, match["grade_id"]))
+    if not found:
+        raise DlkitError(f"--each: no <grade_id>__<what>.py file in {directory}")
+    return found
+
+
+def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
+            each: os.PathLike | str | None = None, jobs: int | None = None,
+            root: os.PathLike | str | None = None, progress=None) -> dict | list[dict]:
+    """Grade synthetic submissions of `lab` and return their results.
+
+    Args:
+        lab: the lab id, e.g. "lab01".
+        replace: {grade_id: code}: the code that replaces those solution cells.
+        blank: start from the student version (stubs) instead of the solutions.
+        each: a directory of `<grade_id>__<what>.py` files: one submission per file, that
+            file's code replacing its grade_id's cell (on top of `replace` and `blank`).
+        jobs: worker processes for `each` (default: the number of CPUs).
+        root: the course directory (default: found from the current directory).
+        progress: optional callable(done, total, result) called as submissions finish.
+
+    Returns:
+        One result `{"lab", "total", "max_total", "tests": [{"grade_id", "score",
+        "max_score"}]}`, or with `each` a list of them, each with "file" added.
+    """
+    course = course_mod.load(root)
+    course.check_lab(lab)
+    source_path = course.source_notebook(lab)
+    source_nb = notebooks.read(source_path)
+    data_files = course.data_files(lab)
+    base = dict(replace or {})
+    questions = notebooks.solution_cells(source_nb)
+
+    subs: list[tuple[str, dict, str | None]] = []  # (student id, replacements, fixture file)
+    if each is None:
+        subs.append(("try", base, None))
+    else:
+        for i, (path, gid) in enumerate(fixture_files(each)):
+            subs.append((f"s{i:03d}", {**base, gid: _read_code(path)}, str(path)))
+    unknown = sorted({gid for _, rep, _ in subs for gid in rep} - set(questions))
+    if unknown:
+        raise DlkitError(f"no solution cell with grade_id {', '.join(map(repr, unknown))} in "
+                         f"{source_path.name} (solution cells: {', '.join(questions)})")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(subs)))
+
+    with tempfile.TemporaryDirectory(prefix=f"dlkit-try-{lab}-") as tmp:
+        tmp = pathlib.Path(tmp)
+        groups = [subs[k::jobs] for k in range(jobs)]
+        by_student: dict[str, dict] = {}
+        done = 0
+
+        def on_result(event):
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, len(subs), event)
+
+        def grade_group(k: int, group) -> dict:
+            workdir = scratch.copy_course(course, lab, tmp / f"job{k}")
+            spec = workdir / "try.json"
+            spec.write_text(json.dumps({
+                "source": str(source_path),
+                "data_files": [str(f) for f in data_files],
+                "submissions": [{"student": sid, "blank": blank, "replacements": rep}
+                                for sid, rep, _ in group],
+            }))
+            return runner.autograde(workdir, lab, [sid for sid, _, _ in group],
+                                    timeout=course.notebook_timeout, try_spec=spec,
+                                    log=workdir / "logs" / "autograde.log", on_result=on_result)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            for group_results in pool.map(grade_group, range(jobs), groups):
+                by_student.update(group_results)
+
+    out = []
+    for sid, _, fixture in subs:
+        result = results.summarize(lab, source_nb, by_student[sid])
+        if fixture is not None:
+            result["file"] = fixture
+        out.append(result)
+    return out if each is not None else out[0]

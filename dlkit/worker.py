@@ -1,0 +1,155 @@
+"""The process that runs nbgrader for dlkit: `python -m dlkit.worker ROOT COMMAND ...`.
+
+nbgrader takes about 6 s to import, so one worker process runs nbgrader's converters in-process
+(through `NbGraderAPI`) for many submissions, and reports each result as one JSON line on stdout
+prefixed by `@@dlkit `. The parent (`dlkit.runner`) watches those lines, enforces the
+per-notebook time budget and restarts a worker for the rest when it has to kill one.
+
+Commands:
+    generate LAB [RELEASE]    nbgrader generate_assignment (fills the gradebook, writes the student
+                              version under RELEASE, default release/)
+    autograde LAB STUDENT...  nbgrader autograde, then the scores from the gradebook
+    try LAB SPEC              generate, write the synthetic submissions described by the JSON
+                              file SPEC (see `dlkit.tryout`), then autograde them: one nbgrader
+                              import for the whole job
+    feedback LAB              nbgrader generate_feedback for every autograded student
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+PREFIX = "@@dlkit "
+
+
+def emit(**event) -> None:
+    sys.stdout.write(PREFIX + json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _alembic_head() -> str:
+    """The gradebook schema's alembic head, read in-process.
+
+    nbgrader asks for it by running the `alembic` command each time it creates a gradebook,
+    which costs 2-10 s on a 2-core machine; this is the same value from alembic's Python API.
+    """
+    import nbgrader
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", os.path.join(os.path.dirname(nbgrader.__file__), "alembic"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def make_api(root: str):
+    import nbgrader.api
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    nbgrader.api.get_alembic_version = _alembic_head
+    config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+    config.CourseDirectory.root = root
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
+    api.log.setLevel(logging.WARNING)
+    return api, config
+
+
+def scores(config, root: str, lab: str, student: str) -> dict:
+    """Per grade cell scores of one autograded submission, read back from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    url = config.CourseDirectory.get("db_url") or f"sqlite:///{os.path.join(root, 'gradebook.db')}"
+    with Gradebook(url) as gb:
+        try:
+            submission = gb.find_submission(lab, student)
+        except MissingEntry:
+            return {"notebooks": []}
+        notebooks = []
+        for nb in submission.notebooks:
+            grades = [
+                {
+                    "grade_id": g.name,
+                    "cell_type": g.cell_type,
+                    "score": float(g.score or 0.0),
+                    "max_score": float(g.max_score or 0.0),
+                    "auto_score": g.auto_score,
+                    "needs_manual_grade": bool(g.needs_manual_grade),
+                }
+                for g in nb.grades
+            ]
+            notebooks.append({"name": nb.name, "grades": grades})
+        return {"notebooks": notebooks}
+
+
+def main(argv: list[str]) -> int:
+    root, command, lab, *students = argv
+    # nbgrader resolves some paths against the current directory
+    os.chdir(root)
+    api, config = make_api(root)
+    if command == "generate" and students:
+        api.coursedir.release_directory = students[0]
+    if command == "generate":
+        result = api.generate_assignment(lab, force=True, create=True)
+        emit(event="done", command="generate", success=bool(result.get("success")),
+             error=_error(result))
+    elif command in ("autograde", "try"):
+        if command == "try":
+            students = setup_try(api, lab, students[0])
+        for student in students:
+            emit(event="start", student=student)
+            result = api.autograde(lab, student, force=True, create=True)
+            ok = bool(result.get("success"))
+            emit(event="done", student=student, success=ok, error=_error(result),
+                 **(scores(config, root, lab, student) if ok else {"notebooks": []}))
+    elif command == "feedback":
+        result = api.generate_feedback(lab, force=True)
+        emit(event="done", command="feedback", success=bool(result.get("success")),
+             error=_error(result))
+    else:
+        emit(event="done", success=False, error=f"unknown worker command {command!r}")
+        return 2
+    return 0
+
+
+def setup_try(api, lab: str, spec_path: str) -> list[str]:
+    """Generate `lab` and write the synthetic submissions of a `dlkit try` job."""
+    import pathlib
+    import shutil
+
+    from dlkit import notebooks
+
+    result = api.generate_assignment(lab, force=True, create=True)
+    if not result.get("success"):
+        emit(event="fatal", error=_error(result))
+        sys.exit(3)
+    spec = json.loads(pathlib.Path(spec_path).read_text())
+    root = pathlib.Path(api.coursedir.root)
+    source_nb = notebooks.read(spec["source"])
+    student_path = next((root / "release" / lab).glob("*.ipynb"))
+    student_nb = notebooks.read(student_path)
+    for sub in spec["submissions"]:
+        nb = notebooks.fill_solutions(student_nb, source_nb, blank=sub["blank"],
+                                      replacements=sub["replacements"])
+        folder = root / "submitted" / sub["student"] / lab
+        notebooks.write(notebooks.clear_outputs(nb), folder / student_path.name)
+        for data_file in spec["data_files"]:
+            shutil.copyfile(data_file, folder / pathlib.Path(data_file).name)
+    emit(event="ready")
+    return [sub["student"] for sub in spec["submissions"]]
+
+
+def _error(result: dict) -> str | None:
+    if result.get("success"):
+        return None
+    # the traceback's last lines and nbgrader's log say what went wrong
+    text = (result.get("log") or "") + (result.get("error") or "")
+    return text.strip()[-4000:] or "nbgrader failed without a message"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,39 @@
+"""The course, as nbgrader and dlkit read it.
+
+The course root is the directory nbgrader is run from (this repository, or a scratch copy of it
+that `dlkit try` makes), so no path below is absolute.
+"""
+c = get_config()  # noqa: F821 (injected by traitlets)
+
+c.CourseDirectory.course_id = "dl-basics"
+# Never copied from source/ into release/: editor debris and anything marked instructor-only.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "instructor_*", "*.bak",
+]
+
+# --- Execution budgets -----------------------------------------------------------------------
+# nbgrader's default is 30 s per cell; a keras training cell on a 2-core CPU server can take a
+# minute, so each cell gets 180 s. A kernel that needs more than 120 s to start is broken.
+c.Execute.timeout = 180
+c.Execute.startup_timeout = 120
+# dlkit kills a whole submission's autograding past this many seconds (dlkit reads it from
+# here): the per-notebook budget, generous for a CPU (every solution runs in under 60-90 s).
+c.Dlkit.notebook_timeout = 900
+
+# --- Grading rule: only errors cost points ----------------------------------------------------
+# nbgrader gives 0 to a test cell that wrote anything to stderr. TensorFlow and keras log there
+# (keras 3 warns on the notes' own `InputLayer(input_shape=...)`) and numpy warns on overflow in
+# a correct `1 / (1 + np.exp(-x))`. IgnorePattern runs right after Execute and drops every
+# stderr stream from the graded copy, so a test cell scores on whether its checks raised: a
+# failing check is an `error` output, which this pattern never touches.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?s).*"
+
+# Stored output is capped so that a print flood cannot bloat the autograded notebook.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
+
+# --- Data each lab reads (copied next to the notebook when released) --------------------------
+c.Dlkit.lab_data = {
+    "lab01": ["boston.csv"],
+}

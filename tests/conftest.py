@@ -1,0 +1,21 @@
+"""Shared fixtures: the repository, and scratch copies of the course for tests that write."""
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture
+def course_copy(tmp_path) -> pathlib.Path:
+    """A writable copy of the course (config, source/, release/, data/, fixtures)."""
+    dest = tmp_path / "course"
+    dest.mkdir()
+    shutil.copy2(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    for name in ("source", "release", "data"):
+        shutil.copytree(ROOT / name, dest / name)
+    return dest

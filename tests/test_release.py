@@ -1,0 +1,74 @@
+"""release/ is generated from source/, in sync, and leaks nothing; notebooks are stored clean."""
+from __future__ import annotations
+
+import filecmp
+import pathlib
+
+import nbformat
+import pytest
+
+from dlkit import DlkitError, notebooks
+from dlkit.course import load
+from dlkit.release import release
+
+from conftest import ROOT
+
+LABS = load(ROOT).labs()
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_is_what_dlkit_release_regenerates(lab, tmp_path):
+    release(labs=[lab], root=ROOT, into=tmp_path)
+    committed, fresh = ROOT / "release" / lab, tmp_path / lab
+    names = sorted(p.name for p in fresh.iterdir())
+    assert names == sorted(p.name for p in committed.iterdir()), "files differ: run `dlkit release`"
+    match, mismatch, errors = filecmp.cmpfiles(committed, fresh, names, shallow=False)
+    assert not mismatch and not errors, f"release/{lab} is out of date ({mismatch}): run `dlkit release {lab}`"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_has_no_solution_hidden_test_or_model_answer(lab):
+    course = load(ROOT)
+    source_nb = notebooks.read(course.source_notebook(lab))
+    for path in (ROOT / "release" / lab).glob("*.ipynb"):
+        text = path.read_text()
+        for marker in notebooks.LEAK_MARKERS:
+            assert marker not in text, f"{path}: contains {marker!r}"
+        assert notebooks.leaks(notebooks.read(path), source_nb) == []
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_ships_the_lab_data_beside_the_notebook(lab):
+    course = load(ROOT)
+    for data_file in course.data_files(lab):
+        shipped = ROOT / "release" / lab / data_file.name
+        assert shipped.is_file() and shipped.read_bytes() == data_file.read_bytes()
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "source").glob("*/*.ipynb")) + sorted((ROOT / "release").glob("*/*.ipynb")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"{path}: cells {dirty} have outputs or execution counts"
+
+
+def test_release_refuses_a_leak_and_keeps_release_untouched(course_copy):
+    lab = LABS[0]
+    src = load(course_copy).source_notebook(lab)
+    nb = nbformat.read(src, as_version=4)
+    solution = next(c for c in nb.cells if notebooks.is_solution(c) and c.cell_type == "code")
+    region = notebooks._regions(solution.source, notebooks.SOLUTION_MARKERS)[0]
+    # an instructor pastes the solution into an ordinary markdown cell by mistake
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"Hint:\n```\n{region}\n```"))
+    nbformat.write(nb, src)
+    before = {p: p.read_bytes() for p in (course_copy / "release" / lab).iterdir()}
+    with pytest.raises(DlkitError, match="refusing to release"):
+        release(labs=[lab], root=course_copy)
+    assert {p: p.read_bytes() for p in (course_copy / "release" / lab).iterdir()} == before
+
+
+def test_release_of_unknown_lab_is_a_clear_error():
+    with pytest.raises(DlkitError, match="no lab named 'lab99'"):
+        release(labs=["lab99"], root=ROOT)
