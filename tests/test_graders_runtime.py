@@ -1,0 +1,141 @@
+"""graders.runtime (seeding, the device line) and graders.autodiff."""
+
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.python.framework import config as tf_config  # noqa: E402
+
+from graders import autodiff, runtime  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def keras_setup_env(monkeypatch):
+    """Let setup() write its environment variables and determinism flag, then undo them."""
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    was_deterministic = tf_config.is_op_determinism_enabled()
+    yield
+    if not was_deterministic:
+        tf_config.disable_op_determinism()
+
+
+def fresh_dense_kernel():
+    layer = keras.layers.Dense(4)
+    layer.build((None, 3))
+    return layer.get_weights()[0]
+
+
+def test_setup_without_keras_seeds_random_and_numpy(capsys):
+    info = runtime.setup(3, keras=False)
+    first = (random.random(), np.random.rand(4))
+    runtime.setup(3, keras=False)
+    second = (random.random(), np.random.rand(4))
+    assert first[0] == second[0]
+    np.testing.assert_array_equal(first[1], second[1])
+    assert info == {"seed": 3, "backend": None, "device": "CPU"}
+    assert capsys.readouterr().out.splitlines() == ["dlkit runtime: seed 3, numpy only, device: CPU"] * 2
+
+
+def test_setup_without_keras_imports_no_keras():
+    code = (
+        "import sys\n"
+        "from graders import runtime\n"
+        "runtime.setup(0, keras=False)\n"
+        "print([m for m in ('keras', 'tensorflow', 'pandas') if m in sys.modules])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines() == ["dlkit runtime: seed 0, numpy only, device: CPU", "[]"]
+
+
+def test_setup_with_the_same_seed_gives_identical_numpy_and_keras_weights(keras_setup_env, capsys):
+    runtime.setup(0)
+    first = (np.random.rand(3), fresh_dense_kernel())
+    runtime.setup(0)
+    second = (np.random.rand(3), fresh_dense_kernel())
+    runtime.setup(1)
+    other = (np.random.rand(3), fresh_dense_kernel())
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], other[0])
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_setup_prints_one_line_naming_the_device(keras_setup_env, capsys):
+    info = runtime.setup(0)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(
+        rf"dlkit runtime: seed 0, keras {re.escape(keras.__version__)} \(tensorflow backend\), "
+        r"device: (CPU|GPU: .+)",
+        lines[0],
+    )
+    assert info["seed"] == 0 and info["backend"] == "tensorflow"
+    assert lines[0].endswith(f"device: {info['device']}")
+
+
+def test_setup_turns_on_tensorflow_op_determinism(keras_setup_env, capsys):
+    runtime.setup(0)
+    assert tf_config.is_op_determinism_enabled()
+
+
+def test_setup_sets_tensorflow_variables_but_keeps_explicit_choices(keras_setup_env, monkeypatch, capsys):
+    runtime.setup(0)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    assert os.environ["KERAS_BACKEND"] == "tensorflow"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    runtime.setup(0)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+
+def test_device_names_the_gpu_tensorflow_reports(monkeypatch):
+    fake = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [fake] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda device: {"device_name": "NVIDIA H100"})
+    assert runtime._device("tensorflow") == "GPU: NVIDIA H100"
+
+
+def test_device_is_cpu_when_tensorflow_sees_no_gpu(monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert runtime._device("tensorflow") == "CPU"
+
+
+def test_rng_is_a_seeded_numpy_generator():
+    assert isinstance(runtime.rng(), np.random.Generator)
+    np.testing.assert_array_equal(runtime.rng(5).normal(size=3), runtime.rng(5).normal(size=3))
+
+
+def test_gradients_match_the_analytic_gradient_with_tensorflow():
+    w = keras.Variable(np.array([1.0, -2.0, 3.0]))
+    b = keras.Variable(np.array(0.5))
+    unused = keras.Variable(np.ones((2, 2)))
+    x = np.array([0.5, 1.0, 2.0])
+
+    def loss():
+        return keras.ops.sum((w * x + b) ** 2)
+
+    g_w, g_b, g_unused = autodiff.gradients(loss, [w, b, unused])
+    residual = np.array([1.0, -2.0, 3.0]) * x + 0.5
+    np.testing.assert_allclose(g_w, 2 * residual * x)
+    np.testing.assert_allclose(g_b, 2 * residual.sum())
+    np.testing.assert_array_equal(g_unused, np.zeros((2, 2)))
+    assert isinstance(g_w, np.ndarray)
+
+
+def test_gradients_of_one_variable_is_one_array_and_tensors_are_watched():
+    t = tf.constant([1.0, 2.0])
+    np.testing.assert_allclose(autodiff.gradients(lambda: tf.reduce_sum(t**3), t), [3.0, 12.0])
