@@ -36,4 +36,6 @@ c.LimitOutput.max_traceback = 100
 # --- Data each lab reads (copied next to the notebook when released) --------------------------
 c.Dlkit.lab_data = {
     "lab01": ["boston.csv"],
+    "lab02": ["iris.csv", "boston.csv"],
+    "lab03": [],
 }
