@@ -48,14 +48,19 @@ def _grade(args) -> int:
     bar = Progress(0, f"grade {args.lab}")
 
     def progress(done, total, student, result):
-        bar.update(done, student, result["status"] == "graded",
-                   f"{result['total']:g}/{result['max_total']:g} {result['status']}", total)
+        bar.update(done, student or "", result["status"] == "graded", _detail(result), total)
 
     out = grade(lab=args.lab, students=args.student or None, progress=progress)
     print(f"graded {len(out['students'])} submissions of {args.lab} in {out['seconds']:.0f} s")
     print(f"grades:   {out['csv']}")
     print(f"feedback: {out['feedback']}/<student>/{args.lab}/")
     return 0
+
+
+def _detail(result: dict) -> str:
+    if "total" not in result:
+        return result.get("status", "")
+    return f"{result['total']:g}/{result['max_total']:g} {result['status']}"
 
 
 def _demo(args) -> int:
@@ -66,8 +71,7 @@ def _demo(args) -> int:
     def progress(done, total, student, result):
         key = result["lab"]
         bars.setdefault(key, Progress(total, f"grade {key}"))
-        bars[key].update(done, student, result["status"] == "graded",
-                         f"{result['total']:g}/{result['max_total']:g} {result['status']}", total)
+        bars[key].update(done, student or "", result["status"] == "graded", _detail(result), total)
 
     demo(labs=args.labs or None, progress=progress)
     return 0

@@ -34,7 +34,8 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
 
     Returns {"lab", "students": {student: result}, "csv": path, "feedback": dir}, where each
     result is shaped like `dlkit try --json` plus "status".
-    `progress(done, total, student, result)` is called after each submission.
+    `progress(done, total, student, result)` is called once with done=0 and student=None
+    when grading starts, then after each submission.
     """
     course = course_mod.load(root)
     course.check_lab(lab)
@@ -67,6 +68,8 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
             progress(len(out), len(everyone), event["student"], result)
     on_result.t0 = started
 
+    if progress:  # starts the clock of the progress line
+        progress(0, len(everyone), None, {"lab": lab, "status": "started"})
     runner.autograde(course.root, lab, everyone, timeout=course.notebook_timeout,     # 3. autograde
                      log=logs / f"{lab}-autograde.log", on_result=on_result)
 

@@ -14,6 +14,9 @@ class Progress:
 
     def update(self, done: int, item: str, ok: bool = True, detail: str = "", total: int | None = None) -> None:
         self.total = total or self.total
+        if done == 0:  # the work starts now
+            self.start, self.failed = time.monotonic(), 0
+            return
         self.failed += 0 if ok else 1
         elapsed = time.monotonic() - self.start
         eta = elapsed / done * (self.total - done) if done else 0.0
