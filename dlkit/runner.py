@@ -42,6 +42,15 @@ def kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _log_tail(log: pathlib.Path, lines: int = 15) -> str:
+    """The end of a worker's log, for error messages (scratch logs vanish with their folder)."""
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n    " + "\n    ".join(tail) if tail else ""
+
+
 def _worker_env() -> dict:
     env = dict(os.environ)
     # nbgrader runs `alembic` from PATH: the environment's own bin/ must come first, also when
@@ -66,7 +75,8 @@ def run_command(root: pathlib.Path, command: str, lab: str, *args: str, timeout:
             raise DlkitError(f"nbgrader {command} {lab} took more than {timeout:.0f} s (log: {log})")
     events = [json.loads(line[len(PREFIX):]) for line in out.splitlines() if line.startswith(PREFIX)]
     if not events:
-        raise DlkitError(f"nbgrader {command} {lab} crashed (exit {proc.returncode}); see {log}")
+        raise DlkitError(f"nbgrader {command} {lab} crashed (exit {proc.returncode}); "
+                         f"log {log}:{_log_tail(log)}")
     return events[-1]
 
 
@@ -117,7 +127,8 @@ def autograde(root: pathlib.Path, lab: str, students: list[str], *, timeout: flo
                 if time.monotonic() > deadline:
                     kill_tree(proc)
                     if current is None:
-                        raise DlkitError(f"the grading worker did not start in time (log: {log})")
+                        raise DlkitError(f"the grading worker did not start in time; "
+                                         f"log {log}:{_log_tail(log)}")
                     _finish(results, todo, {
                         "event": "done", "student": current, "success": False, "status": "timed_out",
                         "error": f"grading took more than {timeout:.0f} s", "notebooks": []},
@@ -131,7 +142,7 @@ def autograde(root: pathlib.Path, lab: str, students: list[str], *, timeout: flo
                     "notebooks": []}, on_result)
             elif todo and len(todo) == before:
                 raise DlkitError(f"the grading worker exited (code {proc.returncode}) before "
-                                 f"grading anything; see {log}")
+                                 f"grading anything; log {log}:{_log_tail(log)}")
     return results
 
 

@@ -99,7 +99,12 @@ def main(argv: list[str]) -> int:
              error=_error(result))
     elif command in ("autograde", "try"):
         if command == "try":
-            students = setup_try(api, lab, students[0])
+            from dlkit import DlkitError
+            try:
+                students = setup_try(api, lab, students[0])
+            except DlkitError as exc:
+                emit(event="fatal", error=str(exc))
+                return 3
         for student in students:
             emit(event="start", student=student)
             result = api.autograde(lab, student, force=True, create=True)
