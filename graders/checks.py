@@ -42,12 +42,20 @@ _INPUT_HINT = "give the model an Input layer (keras.Input(shape=...)) so that it
 
 def _fail(name, message, hints=()):
     hints = [_sentence(h) for h in hints if h]
-    hints = hints[:1] + [h[:1].upper() + h[1:] for h in hints[1:]]
+    # Later hints start a sentence, but one that starts with code ("np.exp(...)") keeps its case.
+    hints = hints[:1] + [_capitalize(h) for h in hints[1:]]
     text = f"{name}: {message}"
     if hints:
         text += " Hint: " + " ".join(hints)
     # `from None`: the student needs our sentence, not numpy's internal traceback.
     raise AssertionError(text) from None
+
+
+def _capitalize(text):
+    first = text.split(" ", 1)[0]
+    if any(ch in first for ch in "._()[]=`") or not first[:1].islower():
+        return text
+    return text[:1].upper() + text[1:]
 
 
 def _sentence(text):

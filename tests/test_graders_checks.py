@@ -839,3 +839,12 @@ def test_check_param_count_is_not_fooled_by_overridden_count_params_or_weights()
     assert model.count_params() == 283
     with fails("expected 283 parameters, got 260"):
         check_param_count(model, 283)
+
+
+def test_second_hint_that_starts_with_code_keeps_its_case():
+    from graders.checks import check_close
+    with pytest.raises(AssertionError) as info:
+        check_close([2.0], [1.0], hint="np.exp(1000) overflows", mistakes={"did you double it?": [2.0]})
+    message = str(info.value)
+    assert "did you double it?" in message and "np.exp(1000) overflows" in message
+    assert "Np.exp" not in message
