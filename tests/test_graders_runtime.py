@@ -92,6 +92,15 @@ def test_setup_turns_on_tensorflow_op_determinism(keras_setup_env, capsys):
     assert tf_config.is_op_determinism_enabled()
 
 
+def test_setup_turns_off_tf32_so_gpu_matmuls_match_numpy(keras_setup_env, capsys):
+    tf_config.enable_tensor_float_32_execution(True)
+    try:
+        runtime.setup(0)
+        assert not tf_config.tensor_float_32_execution_enabled()
+    finally:
+        tf_config.enable_tensor_float_32_execution(True)
+
+
 def test_setup_sets_tensorflow_variables_but_keeps_explicit_choices(keras_setup_env, monkeypatch, capsys):
     runtime.setup(0)
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
