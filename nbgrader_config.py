@@ -38,4 +38,7 @@ c.Dlkit.lab_data = {
     "lab01": ["boston.csv"],
     "lab02": ["iris.csv", "boston.csv"],
     "lab03": [],
+    "lab04": ["boston.csv", "iris.csv"],
+    "lab05": ["iris.csv"],
+    "lab06": ["trace.npz", "mnist_5k.npz", "fashion_mnist_5k.npz", "flower.jpg"],
 }

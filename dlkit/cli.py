@@ -19,12 +19,12 @@ def _try(args) -> int:
             bar.update(done, event["student"], event.get("status") == "graded", event.get("status", ""), total)
 
     out = try_lab(lab=args.lab, replace=parse_replacements(args.replace), blank=args.blank,
-                  each=args.each, jobs=args.jobs, progress=progress)
+                  each=args.each, combine=args.combine, jobs=args.jobs, progress=progress)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
     for result in out if isinstance(out, list) else [out]:
-        head = result.get("file", args.lab)
+        head = result.get("file") or ", ".join(result.get("files", {}).values()) or args.lab
         print(f"{head}: {result['total']:g} / {result['max_total']:g}")
         for t in result["tests"]:
             mark = "ok " if t["score"] == t["max_score"] else "LOST"
@@ -77,6 +77,30 @@ def _demo(args) -> int:
     return 0
 
 
+def _flake(args) -> int:
+    from .course import load
+    from .flake import flake_check
+
+    unstable = 0
+    for lab in args.labs or load().labs():
+        bar = Progress(0, f"flake {lab}")
+
+        def progress(done, total, run):
+            bar.update(done, run["setting"], "error" not in run,
+                       f"{run['total']:g}/{run['max_total']:g}", total)
+
+        out = flake_check(lab=lab, progress=progress)
+        if args.json:
+            print(json.dumps(out, indent=1))
+        else:
+            scores = ", ".join(f"{r['setting']}: {r['total']:g}/{r['max_total']:g}" for r in out["runs"])
+            print(f"{lab}: {'stable' if out['stable'] else 'UNSTABLE'} ({scores})")
+            for line in out["differences"]:
+                print(f"  {line}")
+        unstable += not out["stable"]
+    return 1 if unstable else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dlkit", description="Release, try and grade the course's labs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -92,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--blank", action="store_true", help="start from the student version (stubs)")
     t.add_argument("--each", metavar="DIR",
                    help="one submission per DIR/<grade_id>__<what>.py file, graded in parallel")
+    t.add_argument("--combine", action="store_true",
+                   help="with --each: several files per submission, at most one per question")
     t.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel workers (default: CPUs)")
     t.add_argument("--json", action="store_true", help="print the results as JSON")
     t.set_defaults(func=_try)
@@ -100,6 +126,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("lab", metavar="LAB")
     g.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     g.set_defaults(func=_grade)
+
+    f = sub.add_parser("flake", help="grade each lab's solution under 1, 2 and all threads; "
+                                     "exit 1 if any score differs")
+    f.add_argument("labs", nargs="*", metavar="LAB", help="labs to check (default: all)")
+    f.add_argument("--json", action="store_true", help="print the results as JSON")
+    f.set_defaults(func=_flake)
 
     d = sub.add_parser("demo", help="release, grade a synthetic class and print the score table")
     d.add_argument("labs", nargs="*", metavar="LAB", help="labs to show (default: all)")

@@ -51,8 +51,8 @@ def _log_tail(log: pathlib.Path, lines: int = 15) -> str:
     return "\n    " + "\n    ".join(tail) if tail else ""
 
 
-def _worker_env() -> dict:
-    env = dict(os.environ)
+def _worker_env(extra: dict | None = None) -> dict:
+    env = {**os.environ, **(extra or {})}
     # nbgrader runs `alembic` from PATH: the environment's own bin/ must come first, also when
     # dlkit is started as .venv/bin/dlkit without an activated environment.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
@@ -81,14 +81,16 @@ def run_command(root: pathlib.Path, command: str, lab: str, *args: str, timeout:
 
 
 def autograde(root: pathlib.Path, lab: str, students: list[str], *, timeout: float,
-              log: pathlib.Path, on_result=None, try_spec: pathlib.Path | None = None) -> dict:
+              log: pathlib.Path, on_result=None, try_spec: pathlib.Path | None = None,
+              env: dict | None = None) -> dict:
     """Autograde `students` of `lab` in the course at `root`, one worker at a time.
 
     Each submission gets `timeout` seconds; past that (or if the worker dies) the worker and its
     kernels are killed, that submission is recorded as `timed_out` (or `crashed`), and a fresh
     worker goes on with the rest. Returns {student: result event}; `on_result(event)` is called
     as each one finishes. With `try_spec`, the first worker generates the lab and writes the
-    submissions that file describes before grading them (`dlkit.worker try`).
+    submissions that file describes before grading them (`dlkit.worker try`). `env` is added to
+    the environment of the worker, and so of the kernels it starts.
     """
     results: dict[str, dict] = {}
     todo = list(students)
@@ -100,7 +102,7 @@ def autograde(root: pathlib.Path, lab: str, students: list[str], *, timeout: flo
             try_spec = None  # a restarted worker only grades what is left
             proc = subprocess.Popen(
                 [sys.executable, "-m", "dlkit.worker", str(root), *command],
-                stdout=subprocess.PIPE, stderr=logf, text=True, env=_worker_env(),
+                stdout=subprocess.PIPE, stderr=logf, text=True, env=_worker_env(env),
             )
             lines: queue.Queue = queue.Queue()
             threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()

@@ -63,9 +63,30 @@ def fixture_files(directory: os.PathLike | str) -> list[tuple[pathlib.Path, str]
     return found
 
 
+def combine_rounds(fixtures: list[tuple[pathlib.Path, str]]) -> list[dict[str, pathlib.Path]]:
+    """Pack fixtures into submissions that replace at most one cell per question.
+
+    Round k holds the k-th fixture (by name) of every question, so there are as many rounds as
+    the question with the most fixtures has. Sound because each question's hidden tests swap the
+    reference functions into the kernel's globals and so grade that question on its own: a
+    mistake in one question does not reach another's tests (the per-fixture mode checks this
+    directly; the combined mode only checks that questions left unchanged keep full marks).
+    """
+    rounds: list[dict[str, pathlib.Path]] = []
+    seen: dict[str, int] = {}
+    for path, gid in fixtures:
+        k = seen.get(gid, 0)
+        seen[gid] = k + 1
+        if k == len(rounds):
+            rounds.append({})
+        rounds[k][gid] = path
+    return rounds
+
+
 def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
-            each: os.PathLike | str | None = None, jobs: int | None = None,
-            root: os.PathLike | str | None = None, progress=None) -> dict | list[dict]:
+            each: os.PathLike | str | None = None, combine: bool = False,
+            jobs: int | None = None, root: os.PathLike | str | None = None,
+            env: dict | None = None, progress=None) -> dict | list[dict]:
     """Grade synthetic submissions of `lab` and return their results.
 
     Args:
@@ -74,13 +95,18 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         blank: start from the student version (stubs) instead of the solutions.
         each: a directory of `<grade_id>__<what>.py` files: one submission per file, that
             file's code replacing its grade_id's cell (on top of `replace` and `blank`).
+        combine: with `each`, grade several files in one submission, at most one per question
+            (see `combine_rounds`): far fewer kernels to start, at the cost of not checking that
+            a mistake stays within its own question when another question is also replaced.
         jobs: worker processes for `each` (default: the number of CPUs).
         root: the course directory (default: found from the current directory).
+        env: environment variables added for the kernels (thread counts, for instance).
         progress: optional callable(done, total, result) called as submissions finish.
 
     Returns:
         One result `{"lab", "total", "max_total", "tests": [{"grade_id", "score",
-        "max_score"}]}`, or with `each` a list of them, each with "file" added.
+        "max_score"}]}`, or with `each` a list of them, each with "files" added: {grade_id:
+        fixture path} of the files in that submission (and "file" when there is one file).
     """
     course = course_mod.load(root)
     course.check_lab(lab)
@@ -90,12 +116,15 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
     base = dict(replace or {})
     questions = notebooks.solution_cells(source_nb)
 
-    subs: list[tuple[str, dict, str | None]] = []  # (student id, replacements, fixture file)
+    subs: list[tuple[str, dict, dict | None]] = []  # (student id, replacements, fixture files)
     if each is None:
         subs.append(("try", base, None))
     else:
-        for i, (path, gid) in enumerate(fixture_files(each)):
-            subs.append((f"s{i:03d}", {**base, gid: _read_code(path)}, str(path)))
+        found = fixture_files(each)
+        packs = combine_rounds(found) if combine else [{gid: path} for path, gid in found]
+        for i, pack in enumerate(packs):
+            rep = {**base, **{gid: _read_code(path) for gid, path in pack.items()}}
+            subs.append((f"s{i:03d}", rep, {gid: str(path) for gid, path in pack.items()}))
     unknown = sorted({gid for _, rep, _ in subs for gid in rep} - set(questions))
     if unknown:
         raise DlkitError(f"no solution cell with grade_id {', '.join(map(repr, unknown))} in "
@@ -125,16 +154,19 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
             }))
             return runner.autograde(workdir, lab, [sid for sid, _, _ in group],
                                     timeout=course.notebook_timeout, try_spec=spec,
-                                    log=workdir / "logs" / "autograde.log", on_result=on_result)
+                                    log=workdir / "logs" / "autograde.log", on_result=on_result,
+                                    env=env)
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             for group_results in pool.map(grade_group, range(jobs), groups):
                 by_student.update(group_results)
 
     out = []
-    for sid, _, fixture in subs:
+    for sid, _, files in subs:
         result = results.summarize(lab, source_nb, by_student[sid])
-        if fixture is not None:
-            result["file"] = fixture
+        if files is not None:
+            result["files"] = files
+            if len(files) == 1:
+                result["file"] = next(iter(files.values()))
         out.append(result)
     return out if each is not None else out[0]
