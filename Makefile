@@ -5,7 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= auto
 
-.PHONY: demo test venv release clean
+.PHONY: demo test venv release clean system
+
+# Debian packages: bubblewrap, the kernel sandbox of `dlkit grade` (as root it is installed here;
+# otherwise ask for it: sudo apt-get install bubblewrap). Checked on every run: it is cheap.
+system:
+	@command -v bwrap >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "note: bubblewrap is missing (sudo apt-get install bubblewrap): grading refuses to run unsandboxed"; fi; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,15 +20,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: system $(STAMP)
 
-demo: $(STAMP)
+demo: system $(STAMP)
 	$(BIN)/dlkit demo
 
-test: $(STAMP)
+test: system $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
-release: $(STAMP)
+release: system $(STAMP)
 	$(BIN)/dlkit release
 
 clean:

@@ -1,0 +1,228 @@
+"""The sandbox a submission's kernel runs in: bubblewrap, an unprivileged user, resource limits.
+
+nbgrader itself (trusted: it holds the gradebook and the hidden tests) runs outside; only the
+kernel, which runs the student's code, runs inside. What the kernel gets:
+
+- the system and the Python environment read-only; the course, the grader's home, /tmp and any
+  path of `c.Dlkit.sandbox["hide"]` replaced by empty folders, except the environment and the
+  `graders` package the kernel imports;
+- one writable folder: the private copy of the submission (its notebook and the lab's data),
+  which is also where the kernel's sockets are (`ipc` transport: there is no network);
+- new user, PID, network, IPC and UTS namespaces: no network, no view of other processes, and
+  every process the kernel starts dies with it (the namespace's init goes first);
+- a user of its own when the grader runs as root (uid `first_uid` + slot), and limits:
+  address space, tasks (processes and threads), CPU seconds, file size, open files;
+- an environment made from a short allow-list (no token or password of the grader's).
+
+Steps of a kernel launch (in order; each needs the one before):
+    1. prepare   the private folder: owned by the sandbox user, the connection file readable
+    2. command   prlimit + setpriv (as root) + bwrap + the kernel's own argv
+    3. start     jupyter_client starts it; interrupts go as messages, since a signal sent to
+                 bubblewrap does not reach the kernel inside
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Dict, Int, List, Unicode
+
+from . import DlkitError
+
+DEFAULT_LIMITS = {
+    "memory_gib": 4,        # address space of each process in the sandbox
+    "tasks": 512,           # processes and threads of the sandbox user
+    "cpu_seconds": 1800,    # CPU time of each process
+    "file_size_mib": 512,   # largest file the kernel may write
+    "open_files": 1024,
+}
+ENV_ALLOW = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TF_NUM_INTRAOP_THREADS",
+             "TF_NUM_INTEROP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND",
+             "CUDA_VISIBLE_DEVICES", "PYTHONHASHSEED")
+
+
+def _probe_command() -> list[str]:
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *_UNSHARE(),
+            "--die-with-parent", "--", *_user_switch(61000), "true"]
+
+
+def _UNSHARE() -> list[str]:
+    # As root, bubblewrap mounts with root's rights (it must read the interpreter under a home
+    # that only root may enter) and the kernel's user is switched inside; otherwise it needs a
+    # user namespace, and the kernel keeps the grader's own (unprivileged) user.
+    common = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    return common if os.geteuid() == 0 else ["--unshare-user", *common]
+
+
+@functools.lru_cache(maxsize=None)
+def unavailable() -> str | None:
+    """Why no sandbox can be made on this machine, or None when one can."""
+    if not sys.platform.startswith("linux"):
+        return f"the sandbox needs Linux (this is {sys.platform})"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is needed to drop root for the sandbox"
+    try:
+        probe = subprocess.run(_probe_command(), capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap could not run: {exc}"
+    if probe.returncode != 0:
+        return ("bubblewrap cannot create namespaces here (are unprivileged user namespaces "
+                f"disabled?): {probe.stderr.strip()}")
+    return None
+
+
+def _user_switch(uid: int) -> list[str]:
+    """As root, run the kernel as `uid` (root is exempt from the task limit), with no capability
+    and no way to gain one (no setuid program works)."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--no-new-privs", "--"]
+
+
+def _limits_prefix(limits: dict) -> list[str]:
+    lim = {**DEFAULT_LIMITS, **limits}
+    out = ["prlimit",
+           f"--nproc={int(lim['tasks'])}",
+           f"--cpu={int(lim['cpu_seconds'])}",
+           f"--fsize={int(lim['file_size_mib']) * 2**20}",
+           f"--nofile={int(lim['open_files'])}",
+           "--core=0"]
+    if lim.get("memory_gib") and not gpu_devices():
+        # CUDA reserves far more address space than it uses: on a GPU host the memory limit
+        # is not an address-space one (see README, "What the sandbox does not cover").
+        out.append(f"--as={int(float(lim['memory_gib']) * 2**30)}")
+    return [*out, "--"]
+
+
+def gpu_devices() -> list[str]:
+    return sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/renderD*"))
+
+
+def _visible_again(hidden: list[pathlib.Path]) -> list[pathlib.Path]:
+    """What the kernel needs from under the hidden paths: Python itself and `graders`."""
+    import graders
+
+    wanted = {pathlib.Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    wanted.add(pathlib.Path(sys.executable).parent.parent)  # the venv, as its own path
+    wanted.add(pathlib.Path(graders.__file__).resolve().parent)
+    return sorted(p for p in wanted if any(p == h or h in p.parents for h in hidden))
+
+
+def bwrap_args(*, workdir: pathlib.Path, hide: list[str], env: dict) -> list[str]:
+    """bubblewrap's arguments: the mounts in order (later ones cover earlier ones), then the rest."""
+    home = pathlib.Path(os.path.expanduser("~"))
+    hidden = [pathlib.Path(p).resolve() for p in [*hide, str(home), "/tmp", "/var/tmp"]]
+    hidden = [p for p in hidden if p.is_dir() and p != pathlib.Path("/")]
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for dev in gpu_devices():
+        args += ["--dev-bind", dev, dev]
+    for path in sorted(hidden, key=lambda p: len(p.parts)):
+        args += ["--tmpfs", str(path)]
+
+    def mount_point(path: pathlib.Path) -> list[str]:
+        # bubblewrap makes missing parents mode 0700, which the kernel's user cannot cross
+        made = []
+        for parent in reversed(path.parents):
+            if any(h in parent.parents for h in hidden):
+                made += ["--perms", "0755", "--dir", str(parent)]
+        return made
+
+    for path in _visible_again(hidden):
+        args += [*mount_point(path), "--ro-bind", str(path), str(path)]
+    args += [*mount_point(workdir), "--bind", str(workdir), str(workdir), "--chdir", str(workdir),
+             *_UNSHARE(), "--die-with-parent", "--new-session", "--clearenv"]
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    return [*args, "--"]
+
+
+def kernel_env(workdir: pathlib.Path) -> dict:
+    """The kernel's whole environment: the allow-list, and homes inside the private folder."""
+    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+    home = workdir / ".home"
+    env.update(HOME=str(home), TMPDIR=str(home / "tmp"), MPLCONFIGDIR=str(home / "matplotlib"), KERAS_HOME=str(home / "keras"),
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+               PYTHONNOUSERSITE="1", JUPYTER_PLATFORM_DIRS="1", DLKIT_SANDBOX="1")
+    return env
+
+
+def _own(path: pathlib.Path, uid: int) -> None:
+    """Give the sandbox user the private folder (as root; otherwise it is ours already)."""
+    if os.geteuid() != 0:
+        return
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, uid, uid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager that starts the kernel inside the sandbox (see the module's docstring)."""
+
+    hide = List(Unicode(), config=True, help="paths the kernel must not see (besides home and /tmp)")
+    limits = Dict(config=True, help="resource limits, keys as in DEFAULT_LIMITS")
+    first_uid = Int(61000, config=True, help="the sandbox users are first_uid + slot (as root)")
+    slot = Int(0, config=True, help="which sandbox user, so that parallel kernels do not share limits")
+
+    @property
+    def workdir(self) -> pathlib.Path:
+        return pathlib.Path(self._launch_args.get("cwd") or os.getcwd()).resolve()
+
+    @property
+    def uid(self) -> int:
+        return self.first_uid + self.slot
+
+    def _private(self) -> pathlib.Path:
+        private = self.workdir / ".kernel"
+        private.mkdir(exist_ok=True)
+        (self.workdir / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+        return private
+
+    async def _async_pre_start_kernel(self, **kw):
+        why = unavailable()
+        if why:
+            raise DlkitError(f"no sandbox: {why}")
+        self._launch_args = kw.copy()
+        private = self._private()
+        self.transport = "ipc"
+        self.ip = str(private / "ipc")
+        self.connection_file = str(private / "connection.json")
+        if self.kernel_spec is not None:
+            self.kernel_spec.interrupt_mode = "message"
+        return await super()._async_pre_start_kernel(**kw)
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        os.chmod(self.connection_file, 0o600)
+        _own(self.workdir, self.uid)
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        env = kernel_env(self.workdir)
+        return [*_limits_prefix(self.limits),
+                *bwrap_args(workdir=self.workdir, hide=list(self.hide), env=env),
+                *_user_switch(self.uid), *cmd]
+
+
+def describe(limits: dict | None = None) -> str:
+    """One line for reports: what the sandbox is, with its limits."""
+    lim = {**DEFAULT_LIMITS, **(limits or {})}
+    memory = "address space" if not gpu_devices() else "not enforced on GPU hosts"
+    return (f"bubblewrap sandbox: no network, private folder only; {lim['memory_gib']} GiB "
+            f"({memory}), {lim['tasks']} tasks, {lim['cpu_seconds']} CPU s per process, "
+            f"{lim['file_size_mib']} MiB per file")
+
+
+def as_json(limits: dict) -> str:
+    return json.dumps({**DEFAULT_LIMITS, **limits}, sort_keys=True)
