@@ -20,6 +20,20 @@ c.Execute.startup_timeout = 120
 # here): the per-notebook budget, generous for a CPU (every solution runs in under 60-90 s).
 c.Dlkit.notebook_timeout = 900
 
+# --- The sandbox each submission's kernel runs in (dlkit.sandbox; needs bubblewrap) -----------
+# No network, no view of the course, the gradebook, other submissions or the grader's home; one
+# writable folder (the submission's private copy). Per kernel: address space (off on GPU hosts),
+# tasks = processes + threads of the sandbox user, CPU seconds per process, size of one file.
+c.Dlkit.sandbox_limits = {
+    "memory_gib": 4,
+    "tasks": 512,
+    "cpu_seconds": 1800,
+    "file_size_mib": 512,
+    "open_files": 1024,
+}
+# A lab that needs more declares it here, e.g. {"lab06": {"memory_gib": 6}}.
+c.Dlkit.lab_sandbox_limits = {}
+
 # --- Grading rule: only errors cost points ----------------------------------------------------
 # nbgrader gives 0 to a test cell that wrote anything to stderr. TensorFlow and keras log there
 # (keras 3 warns on the notes' own `InputLayer(input_shape=...)`) and numpy warns on overflow in

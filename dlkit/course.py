@@ -21,6 +21,12 @@ class Course:
     root: pathlib.Path
     notebook_timeout: float = 900.0
     lab_data: dict = field(default_factory=dict)
+    sandbox_limits: dict = field(default_factory=dict)
+    lab_sandbox_limits: dict = field(default_factory=dict)
+
+    def limits(self, lab: str) -> dict:
+        """The sandbox limits of `lab`'s kernels: the course's, with what the lab declares."""
+        return {**self.sandbox_limits, **self.lab_sandbox_limits.get(lab, {})}
 
     @property
     def source(self) -> pathlib.Path:
@@ -106,4 +112,6 @@ def load(root: os.PathLike | str | None = None) -> Course:
         root=root,
         notebook_timeout=float(section.get("notebook_timeout", 900)),
         lab_data=dict(section.get("lab_data", {})),
+        sandbox_limits=dict(section.get("sandbox_limits", {})),
+        lab_sandbox_limits=dict(section.get("lab_sandbox_limits", {})),
     )

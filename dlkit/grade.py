@@ -18,6 +18,7 @@ import pathlib
 import time
 
 from . import DlkitError, course as course_mod, notebooks, results, runner
+from . import sandbox as sandbox_mod
 
 
 def collect(course, lab: str) -> list[str]:
@@ -29,13 +30,14 @@ def collect(course, lab: str) -> list[str]:
 
 
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
-          progress=None) -> dict:
+          sandbox: bool = True, progress=None) -> dict:
     """Autograde `lab` for every submitted student (or only `students`) into the gradebook.
 
     Returns {"lab", "students": {student: result}, "csv": path, "feedback": dir}, where each
     result is shaped like `dlkit try --json` plus "status".
     `progress(done, total, student, result)` is called once with done=0 and student=None
-    when grading starts, then after each submission.
+    when grading starts, then after each submission. `sandbox=False` runs the students' code
+    with your own rights (`--unsafe-no-sandbox`); otherwise no sandbox is an error.
     """
     course = course_mod.load(root)
     course.check_lab(lab)
@@ -49,6 +51,8 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     if not everyone:
         raise DlkitError(f"nothing to grade: no submitted/<student>/{lab}/*.ipynb under {course.root}")
 
+    kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root], limits=course.limits(lab),
+                                        data_files=course.data_files(lab))
     logs = course.root / "logs"
     generated = runner.run_command(course.root, "generate", lab, ".dlkit/release",    # 2. generate
                                    timeout=600, log=logs / f"{lab}-generate.log")
@@ -71,7 +75,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     if progress:  # starts the clock of the progress line
         progress(0, len(everyone), None, {"lab": lab, "status": "started"})
     runner.autograde(course.root, lab, everyone, timeout=course.notebook_timeout,     # 3. autograde
-                     log=logs / f"{lab}-autograde.log", on_result=on_result)
+                     log=logs / f"{lab}-autograde.log", on_result=on_result, env=kernel_env)
 
     feedback = runner.run_command(course.root, "feedback", lab,                       # 4. feedback
                                   timeout=600, log=logs / f"{lab}-feedback.log")

@@ -6,8 +6,9 @@ kernel, which runs the student's code, runs inside. What the kernel gets:
 - the system and the Python environment read-only; the course, the grader's home, /tmp and any
   path of `c.Dlkit.sandbox["hide"]` replaced by empty folders, except the environment and the
   `graders` package the kernel imports;
-- one writable folder: the private copy of the submission (its notebook and the lab's data),
-  which is also where the kernel's sockets are (`ipc` transport: there is no network);
+- one writable folder: a private copy of the folder nbgrader runs it in (the submission: its
+  notebook and the lab's data), removed afterwards, so the submission itself is never changed;
+  it also holds the kernel's sockets (`ipc` transport: there is no network);
 - new user, PID, network, IPC and UTS namespaces: no network, no view of other processes, and
   every process the kernel starts dies with it (the namespace's init goes first);
 - a user of its own when the grader runs as root (uid `first_uid` + slot), and limits:
@@ -30,6 +31,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Int, List, Unicode
@@ -127,9 +129,6 @@ def bwrap_args(*, workdir: pathlib.Path, hide: list[str], env: dict) -> list[str
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for dev in gpu_devices():
         args += ["--dev-bind", dev, dev]
-    for path in sorted(hidden, key=lambda p: len(p.parts)):
-        args += ["--tmpfs", str(path)]
-
     def mount_point(path: pathlib.Path) -> list[str]:
         # bubblewrap makes missing parents mode 0700, which the kernel's user cannot cross
         made = []
@@ -138,6 +137,8 @@ def bwrap_args(*, workdir: pathlib.Path, hide: list[str], env: dict) -> list[str
                 made += ["--perms", "0755", "--dir", str(parent)]
         return made
 
+    for path in sorted(hidden, key=lambda p: len(p.parts)):
+        args += [*mount_point(path), "--tmpfs", str(path)]
     for path in _visible_again(hidden):
         args += [*mount_point(path), "--ro-bind", str(path), str(path)]
     args += [*mount_point(workdir), "--bind", str(workdir), str(workdir), "--chdir", str(workdir),
@@ -174,33 +175,57 @@ class SandboxKernelManager(AsyncKernelManager):
     limits = Dict(config=True, help="resource limits, keys as in DEFAULT_LIMITS")
     first_uid = Int(61000, config=True, help="the sandbox users are first_uid + slot (as root)")
     slot = Int(0, config=True, help="which sandbox user, so that parallel kernels do not share limits")
+    data_files = List(Unicode(), config=True,
+                      help="the lab's data files, copied into the private folder over any the "
+                           "submission has (its own copy could have been edited)")
+
+    _workdir: pathlib.Path | None = None
 
     @property
     def workdir(self) -> pathlib.Path:
-        return pathlib.Path(self._launch_args.get("cwd") or os.getcwd()).resolve()
+        """The kernel's private folder: a copy of the folder it was asked to run in."""
+        assert self._workdir is not None, "the kernel has not been started"
+        return self._workdir
 
     @property
     def uid(self) -> int:
         return self.first_uid + self.slot
 
-    def _private(self) -> pathlib.Path:
-        private = self.workdir / ".kernel"
-        private.mkdir(exist_ok=True)
-        (self.workdir / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+    def _make_private_copy(self, cwd: str | None) -> pathlib.Path:
+        # The submission's own folder is never the kernel's: whatever the student's code
+        # writes or deletes, the submitted files stay byte-identical. Links are copied as
+        # links: inside the sandbox they point at nothing it may see.
+        source = pathlib.Path(cwd or os.getcwd()).resolve()
+        private = pathlib.Path(tempfile.mkdtemp(prefix="dlkit-kernel-")) / "work"
+        shutil.copytree(source, private, symlinks=True,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        for data_file in self.data_files:
+            target = private / os.path.basename(data_file)
+            if target.is_symlink() or target.is_dir():
+                shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+            shutil.copyfile(data_file, target)
+        (private / ".kernel").mkdir(exist_ok=True)
+        (private / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
         return private
 
     async def _async_pre_start_kernel(self, **kw):
         why = unavailable()
         if why:
             raise DlkitError(f"no sandbox: {why}")
-        self._launch_args = kw.copy()
-        private = self._private()
+        self._workdir = self._make_private_copy(kw.get("cwd"))
+        kw["cwd"] = str(self._workdir)
+        private = self._workdir / ".kernel"
         self.transport = "ipc"
         self.ip = str(private / "ipc")
         self.connection_file = str(private / "connection.json")
         if self.kernel_spec is not None:
             self.kernel_spec.interrupt_mode = "message"
         return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self._workdir is not None:
+            shutil.rmtree(self._workdir.parent, ignore_errors=True)
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
@@ -224,5 +249,16 @@ def describe(limits: dict | None = None) -> str:
             f"{lim['file_size_mib']} MiB per file")
 
 
-def as_json(limits: dict) -> str:
-    return json.dumps({**DEFAULT_LIMITS, **limits}, sort_keys=True)
+def worker_env(*, enabled: bool, hide: list, limits: dict, data_files: list = ()) -> dict:
+    """The environment that tells a `dlkit.worker` which sandbox its kernels run in.
+
+    Raises DlkitError when a sandbox is asked for and none can be made here.
+    """
+    if not enabled:
+        return {"DLKIT_SANDBOX": "off"}
+    why = unavailable()
+    if why:
+        raise DlkitError(f"cannot sandbox the students' code: {why}. Install bubblewrap, or pass "
+                         "--unsafe-no-sandbox to run it with your own rights (not for real grading)")
+    return {"DLKIT_SANDBOX": json.dumps({"hide": [str(h) for h in hide], "limits": limits,
+                                         "data_files": [str(f) for f in data_files]})}

@@ -25,6 +25,7 @@ import re
 import tempfile
 
 from . import DlkitError, course as course_mod, notebooks, results, runner, scratch
+from . import sandbox as sandbox_mod
 
 FIXTURE_NAME = re.compile(r"^(?P<grade_id>[A-Za-z_][A-Za-z0-9_]*?)__(?P<what>[A-Za-z0-9_.-]+)\.py$")
 
@@ -86,7 +87,7 @@ def combine_rounds(fixtures: list[tuple[pathlib.Path, str]]) -> list[dict[str, p
 def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
             each: os.PathLike | str | None = None, combine: bool = False,
             jobs: int | None = None, root: os.PathLike | str | None = None,
-            env: dict | None = None, progress=None) -> dict | list[dict]:
+            env: dict | None = None, sandbox: bool = True, progress=None) -> dict | list[dict]:
     """Grade synthetic submissions of `lab` and return their results.
 
     Args:
@@ -101,6 +102,8 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         jobs: worker processes for `each` (default: the number of CPUs).
         root: the course directory (default: found from the current directory).
         env: environment variables added for the kernels (thread counts, for instance).
+        sandbox: run the kernels in the sandbox `dlkit grade` uses (dlkit.sandbox); False runs
+            them with your own rights (`--unsafe-no-sandbox`).
         progress: optional callable(done, total, result) called as submissions finish.
 
     Returns:
@@ -130,6 +133,8 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         raise DlkitError(f"no solution cell with grade_id {', '.join(map(repr, unknown))} in "
                          f"{source_path.name} (solution cells: {', '.join(questions)})")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(subs)))
+    env = {**(env or {}), **sandbox_mod.worker_env(enabled=sandbox, hide=[course.root],
+                                                    limits=course.limits(lab), data_files=data_files)}
 
     with tempfile.TemporaryDirectory(prefix=f"dlkit-try-{lab}-") as tmp:
         tmp = pathlib.Path(tmp)

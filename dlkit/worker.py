@@ -53,10 +53,28 @@ def make_api(root: str):
     nbgrader.api.get_alembic_version = _alembic_head
     config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
     config.CourseDirectory.root = root
+    use_sandbox(config, root)
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.WARNING)
     return api, config
+
+
+def use_sandbox(config, root: str) -> None:
+    """Run the kernels in the sandbox that the parent describes in $DLKIT_SANDBOX (JSON).
+
+    {"hide": [paths], "limits": {...}, "data_files": [paths]}; "off" runs kernels unsandboxed (--unsafe-no-sandbox).
+    """
+    spec = os.environ.get("DLKIT_SANDBOX", "off")
+    if spec == "off":
+        return
+    spec = json.loads(spec)
+    config.Execute.kernel_manager_class = "dlkit.sandbox.SandboxKernelManager"
+    config.SandboxKernelManager.hide = [*spec.get("hide", []), root]
+    config.SandboxKernelManager.limits = spec.get("limits", {})
+    config.SandboxKernelManager.data_files = spec.get("data_files", [])
+    # parallel workers get different sandbox users, so that they do not share the task limit
+    config.SandboxKernelManager.slot = os.getpid() % 4000
 
 
 def scores(config, root: str, lab: str, student: str) -> dict:

@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.skipif(sandbox.unavailable() is not None,
 SECRET = "DLKIT_TEST_SECRET_TOKEN"
 
 
-def run_in_sandbox(workdir: pathlib.Path, cells: list[str], *, limits=None, hide=(), timeout=120):
+def run_in_sandbox(workdir: pathlib.Path, cells: list[str], *, limits=None, hide=(), data_files=(),
+                   timeout=120):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     client = nbclient.NotebookClient(
         nb, timeout=timeout, kernel_name="python3", allow_errors=True,
@@ -35,6 +36,7 @@ def run_in_sandbox(workdir: pathlib.Path, cells: list[str], *, limits=None, hide
     client.km = client.create_kernel_manager()
     client.km.hide = [str(ROOT), *hide]
     client.km.limits = dict(limits or {})
+    client.km.data_files = [str(f) for f in data_files]
     client.execute()
     return [_text(c) for c in nb.cells]
 
@@ -59,7 +61,9 @@ PROBES = {
     "network": ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
                 "    print('connected')\nexcept OSError as e:\n    print(type(e).__name__)"),
     "write_outside": f"open({str(ROOT / 'sandbox-was-here')!r}, 'w')",
-    "write_inside": "open('answer.txt', 'w').write('42'); print(open('answer.txt').read())",
+    "data": "print(open('data.csv').read())",
+    "write_inside": ("open('answer.txt', 'w').write('42'); open('data.csv', 'w').write('tampered')\n"
+                     "print(open('answer.txt').read())"),
     "processes": "print(json.dumps([p for p in os.listdir('/proc') if p.isdigit()]))",
     "graders": "import graders, numpy; print('imported')",
     "orphan": ("import subprocess\nsubprocess.Popen(['sh', '-c', 'sleep 600 # dlkit-orphan-probe'],"
@@ -72,7 +76,10 @@ def probes(tmp_path_factory):
     os.environ[SECRET] = "hunter2"
     try:
         workdir = tmp_path_factory.mktemp("submission")
-        outputs = run_in_sandbox(workdir, list(PROBES.values()))
+        (workdir / "data.csv").write_text("x\n1\n")  # the submission's copy of the data
+        course_data = tmp_path_factory.mktemp("course") / "data.csv"
+        course_data.write_text("x\n2\n")
+        outputs = run_in_sandbox(workdir, list(PROBES.values()), data_files=[course_data])
     finally:
         del os.environ[SECRET]
     time.sleep(1)
@@ -97,14 +104,15 @@ def test_kernel_sees_neither_home_nor_other_temporary_files(probes):
     allowed = {p.relative_to(home).parts[0] for p in python if home in p.parents}
     if "PermissionError" not in probes["home"]:
         assert set(json.loads(probes["home"])) <= allowed, probes["home"]
-    assert set(json.loads(probes["tmp"])) <= {probes["_workdir"].relative_to("/tmp").parts[0]}
+    tmp = json.loads(probes["tmp"])
+    assert len(tmp) == 1 and tmp[0].startswith("dlkit-kernel-"), tmp  # its own private folder
 
 
 def test_kernel_environment_holds_no_secret_of_the_grader(probes):
     env = json.loads(probes["env"])
     assert SECRET not in env
     assert "hunter2" not in probes["env"]
-    assert env["HOME"].startswith(str(probes["_workdir"]))
+    assert "/dlkit-kernel-" in env["HOME"]
 
 
 def test_kernel_has_no_network(probes):
@@ -112,11 +120,20 @@ def test_kernel_has_no_network(probes):
     assert probes["network"] != "connected"
 
 
-def test_kernel_writes_only_its_private_folder(probes):
+def test_kernel_writes_only_a_private_copy_of_the_submission(probes):
     assert "Error" in probes["write_outside"], probes["write_outside"]
     assert not (ROOT / "sandbox-was-here").exists()
     assert probes["write_inside"] == "42"
-    assert (probes["_workdir"] / "answer.txt").read_text() == "42"
+    assert sorted(p.name for p in probes["_workdir"].iterdir()) == ["data.csv"]
+    assert (probes["_workdir"] / "data.csv").read_text() == "x\n1\n"
+
+
+def test_kernel_reads_the_labs_data_not_the_submissions_copy(probes):
+    assert probes["data"] == "x\n2"
+
+
+def test_private_folder_is_gone_after_the_kernel():
+    assert not list(pathlib.Path("/tmp").glob("dlkit-kernel-*/work/answer.txt"))
 
 
 def test_kernel_sees_only_its_own_processes(probes):
@@ -160,3 +177,21 @@ def test_sandbox_refuses_clearly_without_bubblewrap(monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         sandbox.unavailable.cache_clear()
+
+
+def test_try_grades_student_code_inside_the_sandbox_and_unsafe_mode_outside():
+    from dlkit import notebooks
+    from dlkit.tryout import try_lab
+
+    source_nb = notebooks.read(ROOT / "source" / "lab01" / "gradient_descent.ipynb")
+    loss = notebooks.solution_code(notebooks.solution_cells(source_nb)["loss"])
+    # a correct answer that works only where it cannot see the course
+    probe = (f"import os\nassert not os.path.exists({str(ROOT / 'source')!r}), 'sees the course'\n"
+             + loss)
+
+    def loss_score(**kw):
+        result = try_lab(lab="lab01", replace={"loss": probe}, root=ROOT, **kw)
+        return [t["score"] for t in result["tests"] if t["grade_id"] == "test_loss"][0]
+
+    assert loss_score() > 0
+    assert loss_score(sandbox=False) == 0
