@@ -7,7 +7,8 @@ Steps (in order):
     3. autograde each submission, one after the other, each within the per-notebook budget;
                  a crash or a time-out is that student's result and the batch goes on
     4. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/
-    5. export    grades/LAB.csv (one row per student, one column per question, the total)
+    5. export    grades/LAB.csv (one row per student, one column per question, the total, and
+                 the reasons to review it by hand found by dlkit.scan)
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import os
 import pathlib
 import time
 
-from . import DlkitError, course as course_mod, notebooks, results, runner
+from . import DlkitError, course as course_mod, notebooks, results, runner, scan
 from . import sandbox as sandbox_mod
 
 
@@ -65,6 +66,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     def on_result(event):
         result = results.summarize(lab, source_nb, event)
         result["status"] = event.get("status", "graded")
+        result["flags"] = _flags(course, lab, event["student"])
         result["seconds"] = round(time.monotonic() - on_result.t0, 1)
         on_result.t0 = time.monotonic()
         out[event["student"]] = result
@@ -88,6 +90,17 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
             "feedback": str(course.feedback), "seconds": round(time.monotonic() - started, 1)}
 
 
+def _flags(course, lab: str, student: str) -> list[str]:
+    """Reasons to review a submission by hand (dlkit.scan), from its submitted notebooks."""
+    flags = []
+    for path in sorted((course.submitted / student / lab).glob("*.ipynb")):
+        try:
+            flags += scan.scan_notebook(notebooks.read(path))
+        except Exception:  # an unreadable notebook is already that student's status
+            pass
+    return flags
+
+
 def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
     """grades/LAB.csv: student, status, one column per question, total, max_total."""
     course.grades.mkdir(parents=True, exist_ok=True)
@@ -96,10 +109,10 @@ def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
     path = course.grades / f"{lab}.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "status", *questions, "total", "max_total"])
+        writer.writerow(["student", "status", *questions, "total", "max_total", "review"])
         for student in sorted(out):
             r = out[student]
             per_q = results.by_question(source_nb, r)
             writer.writerow([student, r["status"], *(per_q.get(q, (0.0, 0.0))[0] for q in questions),
-                             r["total"], r["max_total"]])
+                             r["total"], r["max_total"], "; ".join(r.get("flags", []))])
     return path

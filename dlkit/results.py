@@ -11,7 +11,7 @@ def test_points(source_nb) -> list[tuple[str, float]]:
 
 
 def summarize(lab: str, source_nb, event: dict) -> dict:
-    """{"lab", "total", "max_total", "tests": [...]} from a worker's result event.
+    """{"lab", "status", "total", "max_total", "tests": [...]} from a worker's result event.
 
     Only autograded test cells count: manually graded answers are left out of the totals.
     A submission that could not be graded gets 0 on every test, and an "error" saying why.
@@ -25,6 +25,7 @@ def summarize(lab: str, source_nb, event: dict) -> dict:
              for gid, pts in test_points(source_nb)]
     result = {
         "lab": lab,
+        "status": event.get("status", "graded"),
         "total": float(sum(t["score"] for t in tests)),
         "max_total": float(sum(t["max_score"] for t in tests)),
         "tests": tests,

@@ -24,7 +24,7 @@ import pathlib
 import re
 import tempfile
 
-from . import DlkitError, course as course_mod, notebooks, results, runner, scratch
+from . import DlkitError, course as course_mod, notebooks, results, runner, scan, scratch
 from . import sandbox as sandbox_mod
 
 FIXTURE_NAME = re.compile(r"^(?P<grade_id>[A-Za-z_][A-Za-z0-9_]*?)__(?P<what>[A-Za-z0-9_.-]+)\.py$")
@@ -107,8 +107,8 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         progress: optional callable(done, total, result) called as submissions finish.
 
     Returns:
-        One result `{"lab", "total", "max_total", "tests": [{"grade_id", "score",
-        "max_score"}]}`, or with `each` a list of them, each with "files" added: {grade_id:
+        One result `{"lab", "status", "total", "max_total", "tests": [{"grade_id", "score",
+        "max_score"}], "flags": [reasons for a person to review the code (dlkit.scan)]}`, or with `each` a list of them, each with "files" added: {grade_id:
         fixture path} of the files in that submission (and "file" when there is one file).
     """
     course = course_mod.load(root)
@@ -167,8 +167,13 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
                 by_student.update(group_results)
 
     out = []
-    for sid, _, files in subs:
+    for sid, rep, files in subs:
         result = results.summarize(lab, source_nb, by_student[sid])
+        answers = {gid: notebooks.solution_code(cell) for gid, cell in questions.items()
+                   if cell.cell_type == "code" and not blank}
+        answers.update({gid: code for gid, code in rep.items()})
+        result["flags"] = [f"{gid}: {reason}" for gid, code in answers.items()
+                           for reason in scan.scan_code(code)]
         if files is not None:
             result["files"] = files
             if len(files) == 1:

@@ -20,8 +20,9 @@ def test_try_json_prints_exactly_the_documented_object():
     proc = dlkit("try", "lab01", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"lab", "total", "max_total", "tests"}
+    assert set(out) == {"lab", "status", "total", "max_total", "tests", "flags"}
     assert out["lab"] == "lab01" and out["total"] == out["max_total"] == 11.0
+    assert out["status"] == "graded" and out["flags"] == []
     assert [t["grade_id"] for t in out["tests"]][:2] == ["test_loss", "test_grad_loss"]
     assert all(set(t) == {"grade_id", "score", "max_score"} for t in out["tests"])
 
