@@ -1,7 +1,9 @@
 """`dlkit grade LAB`: autograde every submission of a lab, then feedback and a grades CSV.
 
 Steps (in order):
-    1. collect   the students with a notebook under submitted/<student>/LAB/
+    1. collect   the students with a submitted/<student>/LAB/ folder; a folder without exactly
+                 one notebook named as released, in nbformat 4, is `invalid_submission` with
+                 the reason, and never reaches nbgrader
     2. generate  load the lab's current source into the gradebook (the student version goes to
                  a scratch folder: release/ is only ever written by `dlkit release`)
     3. autograde each submission, one after the other, each within the per-notebook budget;
@@ -23,11 +25,52 @@ from . import sandbox as sandbox_mod
 
 
 def collect(course, lab: str) -> list[str]:
-    """Students with at least one notebook submitted for `lab`, sorted."""
+    """Students with a submitted/<student>/LAB/ folder, sorted."""
     if not course.submitted.is_dir():
         return []
-    return sorted(p.name for p in course.submitted.iterdir()
-                  if (p / lab).is_dir() and any((p / lab).glob("*.ipynb")))
+    return sorted(p.name for p in course.submitted.iterdir() if (p / lab).is_dir())
+
+
+def check_submission(folder: pathlib.Path, expected: str) -> str | None:
+    """Why the submission in `folder` cannot be graded, or None when it can.
+
+    It must hold exactly one notebook, named as released, that is nbformat 4 JSON.
+    """
+    found = sorted(p.name for p in folder.glob("*.ipynb"))
+    if not found:
+        return f"no notebook in the submission (expected {expected})"
+    if len(found) > 1:
+        return f"{len(found)} notebooks ({', '.join(found)}): submit only {expected}"
+    if found[0] != expected:
+        return f"the notebook is named {found[0]}, expected {expected}: rename it"
+    path = folder / expected
+    try:
+        raw = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"{expected} is not a notebook (not valid JSON: {exc})"
+    except OSError as exc:
+        return f"{expected} cannot be read: {exc.strerror}"
+    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+        return f"{expected} is JSON but not a notebook (no cells)"
+    version = raw.get("nbformat")
+    if version != 4:
+        return (f"{expected} is an nbformat {version} notebook; open it in Jupyter and save it "
+                "again (nbformat 4)")
+    try:
+        import nbformat
+        nbformat.validate(nbformat.from_dict(raw))
+    except Exception as exc:  # nbformat's ValidationError and anything its reader raises
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{expected} is not a valid notebook: {first}"
+    return None
+
+
+def _invalid(lab: str, source_nb, reason: str) -> dict:
+    result = results.summarize(lab, source_nb, {"status": "invalid_submission", "error": reason})
+    result["error"] = reason
+    result["flags"] = []
+    result["seconds"] = 0.0
+    return result
 
 
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
@@ -50,7 +93,11 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
             raise DlkitError(f"no submission of {lab} for {', '.join(missing)} under {course.submitted}")
         everyone = [s for s in everyone if s in students]
     if not everyone:
-        raise DlkitError(f"nothing to grade: no submitted/<student>/{lab}/*.ipynb under {course.root}")
+        raise DlkitError(f"nothing to grade: no submitted/<student>/{lab}/ under {course.root}")
+    expected = course.source_notebook(lab).name
+    invalid = {s: why for s in everyone
+               if (why := check_submission(course.submitted / s / lab, expected))}
+    valid = [s for s in everyone if s not in invalid]
 
     kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root], limits=course.limits(lab),
                                         data_files=course.data_files(lab))
@@ -76,11 +123,18 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
 
     if progress:  # starts the clock of the progress line
         progress(0, len(everyone), None, {"lab": lab, "status": "started"})
-    runner.autograde(course.root, lab, everyone, timeout=course.notebook_timeout,     # 3. autograde
-                     log=logs / f"{lab}-autograde.log", on_result=on_result, env=kernel_env)
+    for student, reason in invalid.items():
+        out[student] = _invalid(lab, source_nb, reason)
+        if progress:
+            progress(len(out), len(everyone), student, out[student])
+    if valid:
+        runner.autograde(course.root, lab, valid, timeout=course.notebook_timeout,    # 3. autograde
+                         log=logs / f"{lab}-autograde.log", on_result=on_result, env=kernel_env)
 
-    feedback = runner.run_command(course.root, "feedback", lab,                       # 4. feedback
-                                  timeout=600, log=logs / f"{lab}-feedback.log")
+    feedback = {"success": True}
+    if any(course.autograded.glob(f"*/{lab}/*.ipynb")):
+        feedback = runner.run_command(course.root, "feedback", lab,                   # 4. feedback
+                                      timeout=600, log=logs / f"{lab}-feedback.log")
     if not feedback.get("success"):
         raise DlkitError(f"nbgrader generate_feedback {lab} failed:\n{feedback.get('error')}")
 

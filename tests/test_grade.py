@@ -55,7 +55,7 @@ def test_grade_records_every_student_and_goes_on_past_bad_ones(course_copy):
     assert res["bob"]["total"] == 0.0
     assert 0 < res["carol"]["total"] < res["carol"]["max_total"]
     assert res["dave"]["status"] == "timed_out" and res["dave"]["total"] == 0.0
-    assert res["erin"]["status"] != "graded" and res["erin"]["total"] == 0.0
+    assert res["erin"]["status"] == "invalid_submission" and res["erin"]["total"] == 0.0
 
     with open(out["csv"]) as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
@@ -73,3 +73,39 @@ def test_grade_records_every_student_and_goes_on_past_bad_ones(course_copy):
 def test_grade_with_nothing_submitted_is_a_clear_error(course_copy):
     with pytest.raises(DlkitError, match="nothing to grade"):
         grade(lab=LAB, root=course_copy)
+
+
+@pytest.mark.xdist_group("grade")
+def test_invalid_submissions_are_recorded_with_the_reason_and_never_run(course_copy):
+    name = next((load(course_copy).release / LAB).glob("*.ipynb")).name
+    good = _student_nb(course_copy)
+    cases = {
+        "text": ("file", name, "this is not a notebook", "not valid JSON"),
+        "truncated": ("file", name, json.dumps(good)[:200], "not valid JSON"),
+        "v3": ("file", name, json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [],
+                                         "metadata": {}}), "nbformat 3"),
+        "no_cells": ("file", name, json.dumps({"nbformat": 4}), "not a notebook"),
+        "renamed": ("nb", "my_lab.ipynb", good, "named my_lab.ipynb"),
+        "two": ("two", name, good, "2 notebooks"),
+        "empty": ("none", name, None, "no notebook"),
+    }
+    course = load(course_copy)
+    for student, (kind, filename, content, _) in cases.items():
+        folder = course.submitted / student / LAB
+        folder.mkdir(parents=True)
+        if kind == "file":
+            (folder / filename).write_text(content)
+        elif kind in ("nb", "two"):
+            notebooks.write(content, folder / filename)
+            if kind == "two":
+                notebooks.write(content, folder / "copy.ipynb")
+    before = {p: p.read_bytes() for p in course.submitted.rglob("*") if p.is_file()}
+
+    out = grade(lab=LAB, root=course_copy)
+    for student, (_, _, _, reason) in cases.items():
+        result = out["students"][student]
+        assert result["status"] == "invalid_submission", (student, result)
+        assert reason in result["error"], (student, result["error"])
+        assert result["total"] == 0.0
+    assert {p: p.read_bytes() for p in course.submitted.rglob("*") if p.is_file()} == before
+    assert not list(course.autograded.glob(f"*/{LAB}/*.ipynb"))  # none reached nbgrader
