@@ -1,0 +1,73 @@
+"""Calibration of lab06's trained questions: `bench/calibrate.py lab06 --seeds 0-19`.
+
+Each measure reproduces a hidden test with the notebook's solution and the seed given:
+
+- `train_ts_cnn`: `train_ts_cnn(X_train, y_train, seed)` on Trace (labels 0..3), accuracy on the
+  100 test series. The hidden test (seed 1) passes when accuracy > 0.9.
+- `train_lenet`: `train_lenet(X, y, seed)` on the 4,000 prepared mnist_5k training images,
+  accuracy on the 1,000 test images. The hidden test (seed 1) passes when accuracy > 0.9.
+- `transfer`: the hidden test of `test_transfer_training` with its seed set to `seed`: a LeNet
+  pre-trained on the digits 0-4 (3 epochs, Adam 0.002, batches of 32), `transfer(base, 5)`
+  fitted for 10 epochs (batches of 16) on 10 images of each digit 5-9 drawn with
+  default_rng(seed), and the same architecture trained from scratch on the same images; both
+  evaluated on the 500 test images of the digits 5-9. The hidden test (seed 3) passes when
+  accuracy > its threshold and gain = accuracy - scratch > 0.
+"""
+import numpy as np
+
+EPOCHS = 10  # TRANSFER_EPOCHS of the notebook
+
+
+def _mnist(ns):
+    mnist = ns["data"].load_npz("mnist_5k.npz")
+    prep = lambda x: (x.astype("float32") / 255.0)[..., None]  # noqa: E731
+    return prep(mnist["x_train"]), mnist["y_train"].astype(int), prep(mnist["x_test"]), mnist["y_test"].astype(int)
+
+
+def _acc(model, X, y):
+    return float(np.mean(np.argmax(model.predict(X, verbose=0), axis=1) == y))
+
+
+def train_ts_cnn(ns, seed):
+    trace = ns["data"].load_npz("trace.npz")
+    model = ns["train_ts_cnn"](trace["X_train"], trace["y_train"] - 1, seed)
+    return {"accuracy": _acc(model, trace["X_test"], trace["y_test"] - 1)}
+
+
+def train_lenet(ns, seed):
+    X_tr, y_tr, X_te, y_te = _mnist(ns)
+    model = ns["train_lenet"](X_tr, y_tr, seed)
+    return {"accuracy": _acc(model, X_te, y_te)}
+
+
+def transfer(ns, seed):
+    keras = ns["keras"]
+    X_tr, y_tr, X_te, y_te = _mnist(ns)
+    keras.utils.set_random_seed(seed)
+    first = y_tr < 5
+    base = ns["make_lenet"]((28, 28, 1), 5)
+    base.compile(optimizer=keras.optimizers.Adam(learning_rate=0.002),
+                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    base.fit(X_tr[first], y_tr[first], epochs=3, batch_size=32, verbose=0)
+    rng = np.random.default_rng(seed)
+    few = np.concatenate([rng.choice(np.flatnonzero(y_tr == d), size=10, replace=False) for d in range(5, 10)])
+    X_few, y_few = X_tr[few], y_tr[few] - 5
+    new = y_te >= 5
+    keras.utils.set_random_seed(seed + 1)
+    model = ns["transfer"](base, 5)
+    model.fit(X_few, y_few, epochs=EPOCHS, batch_size=16, verbose=0)
+    keras.utils.set_random_seed(seed + 1)
+    scratch = keras.Sequential(ns["make_lenet"]((28, 28, 1), 5).layers[:5]
+                               + [keras.layers.Dense(5, activation="softmax")])
+    scratch.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    scratch.fit(X_few, y_few, epochs=EPOCHS, batch_size=16, verbose=0)
+    acc, acc_scratch = _acc(model, X_te[new], y_te[new] - 5), _acc(scratch, X_te[new], y_te[new] - 5)
+    return {"accuracy": acc, "scratch": acc_scratch, "gain": acc - acc_scratch}
+
+
+MEASURES = [
+    ("train_ts_cnn", train_ts_cnn, {"accuracy": ("above", 0.9)}),
+    ("train_lenet", train_lenet, {"accuracy": ("above", 0.9)}),
+    ("transfer", transfer, {"accuracy": ("above", 0.7), "gain": ("above", 0.0)}),
+]
