@@ -52,11 +52,11 @@ ENV_ALLOW = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPEN
 
 
 def _probe_command() -> list[str]:
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *_UNSHARE(),
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *_unshare_args(),
             "--die-with-parent", "--", *_user_switch(61000), "true"]
 
 
-def _UNSHARE() -> list[str]:
+def _unshare_args() -> list[str]:
     # As root, bubblewrap mounts with root's rights (it must read the interpreter under a home
     # that only root may enter) and the kernel's user is switched inside; otherwise it needs a
     # user namespace, and the kernel keeps the grader's own (unprivileged) user.
@@ -142,7 +142,7 @@ def bwrap_args(*, workdir: pathlib.Path, hide: list[str], env: dict) -> list[str
     for path in _visible_again(hidden):
         args += [*mount_point(path), "--ro-bind", str(path), str(path)]
     args += [*mount_point(workdir), "--bind", str(workdir), str(workdir), "--chdir", str(workdir),
-             *_UNSHARE(), "--die-with-parent", "--new-session", "--clearenv"]
+             *_unshare_args(), "--die-with-parent", "--new-session", "--clearenv"]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     return [*args, "--"]
@@ -238,15 +238,6 @@ class SandboxKernelManager(AsyncKernelManager):
         return [*_limits_prefix(self.limits),
                 *bwrap_args(workdir=self.workdir, hide=list(self.hide), env=env),
                 *_user_switch(self.uid), *cmd]
-
-
-def describe(limits: dict | None = None) -> str:
-    """One line for reports: what the sandbox is, with its limits."""
-    lim = {**DEFAULT_LIMITS, **(limits or {})}
-    memory = "address space" if not gpu_devices() else "not enforced on GPU hosts"
-    return (f"bubblewrap sandbox: no network, private folder only; {lim['memory_gib']} GiB "
-            f"({memory}), {lim['tasks']} tasks, {lim['cpu_seconds']} CPU s per process, "
-            f"{lim['file_size_mib']} MiB per file")
 
 
 def worker_env(*, enabled: bool, hide: list, limits: dict, data_files: list = ()) -> dict:
