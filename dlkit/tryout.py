@@ -108,8 +108,9 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
 
     Returns:
         One result `{"lab", "status", "total", "max_total", "tests": [{"grade_id", "score",
-        "max_score"}], "flags": [reasons for a person to review the code (dlkit.scan)]}`, or with `each` a list of them, each with "files" added: {grade_id:
-        fixture path} of the files in that submission (and "file" when there is one file).
+        "max_score"}], "flags": [reasons for a person to review the code (dlkit.scan)]}`,
+        or with `each` a list of them, each with "files" added: {grade_id: fixture path} of
+        the files in that submission (and "file" when there is one file).
     """
     course = course_mod.load(root)
     course.check_lab(lab)
@@ -167,11 +168,11 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
                 by_student.update(group_results)
 
     out = []
+    solutions = {} if blank else {gid: notebooks.solution_code(cell) for gid, cell in questions.items()
+                                  if cell.cell_type == "code"}
     for sid, rep, files in subs:
         result = results.summarize(lab, source_nb, by_student[sid])
-        answers = {gid: notebooks.solution_code(cell) for gid, cell in questions.items()
-                   if cell.cell_type == "code" and not blank}
-        answers.update({gid: code for gid, code in rep.items()})
+        answers = {**solutions, **rep}
         result["flags"] = [f"{gid}: {reason}" for gid, code in answers.items()
                            for reason in scan.scan_code(code)]
         if files is not None:

@@ -45,6 +45,12 @@ def _dropped(out, a, name, call):
     return got
 
 
+def _check_untouched(given, a, name, call):
+    if not np.array_equal(given, a):
+        _fail(f"{name}: {call}", "modified its argument a in place.",
+              ["return a new array; do not write into a (no a *= ..., a[mask] = 0)."])
+
+
 def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005):
     """Check an inverted-dropout function ``dropout_forward(a, rate, rng, training)`` statistically.
 
@@ -68,9 +74,7 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
         given = a.copy()
         got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), False),
                        a, name, call)
-        if not np.array_equal(given, a):
-            _fail(f"{name}: {call}", "modified its argument a in place.",
-                  ["return a new array; do not write into a (no a *= ..., a[mask] = 0)."])
+        _check_untouched(given, a, name, call)
         if not np.allclose(got, a, rtol=1e-6, atol=0):
             zeros = float(np.mean(got == 0))
             if zeros > 0.05:
@@ -89,9 +93,7 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
         given = a.copy()
         got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), True),
                        a, name, call)
-        if not np.array_equal(given, a):
-            _fail(f"{name}: {call}", "modified its argument a in place.",
-                  ["return a new array; do not write into a (no a *= ..., a[mask] = 0)."])
+        _check_untouched(given, a, name, call)
         dropped = got == 0
         frac = float(dropped.mean())
         if abs(frac - rate) > 0.01:
