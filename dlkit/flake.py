@@ -17,11 +17,16 @@ from .tryout import try_lab
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-def thread_settings() -> list[tuple[str, dict]]:
-    """One thread, two threads, and whatever the machine gives by default (all its CPUs)."""
+def thread_settings(cpus: int | None = None) -> list[tuple[str, dict]]:
+    """One thread, two threads, and whatever the machine gives by default (all its CPUs).
+
+    On a machine with 2 CPUs or fewer the default is 2 threads (TensorFlow and OpenMP use one
+    per core), so that run would repeat the second one and is left out.
+    """
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
     fixed = [(f"{n} thread{'s' if n > 1 else ''}", {v: str(n) for v in THREAD_VARIABLES})
              for n in (1, 2)]
-    return [*fixed, (f"default ({os.cpu_count()} CPUs)", {})]
+    return [*fixed, (f"default ({cpus} CPUs)", {})] if cpus > 2 else fixed
 
 
 def flake_check(*, lab: str, root: os.PathLike | str | None = None,

@@ -1,7 +1,7 @@
 """Every lab's graders, proven through the real pipeline (`dlkit try`: nbgrader autograde).
 
-- the solution gets full marks, under 1, 2 and all threads (`dlkit flake`), and the blank
-  student version exactly 0;
+- the solution gets full marks, under 1, 2 and all threads (`dlkit flake`; on 2 CPUs, all
+  threads is 2), and the blank student version exactly 0;
 - each mutant (a known mistake, tests/fixtures/LAB/mutants/<grade_id>__<mistake>.py) loses
   points on its own question and keeps full marks on every other question;
 - each variant (another correct answer, tests/fixtures/LAB/variants/) gets full marks.
@@ -22,7 +22,7 @@ import pytest
 
 from dlkit import notebooks, results
 from dlkit.course import load
-from dlkit.flake import THREAD_VARIABLES, flake_check
+from dlkit.flake import THREAD_VARIABLES, flake_check, thread_settings
 from dlkit.tryout import fixture_files, try_lab
 
 from conftest import FIXTURES, ROOT
@@ -62,9 +62,9 @@ def _per_question(lab, result):
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.xdist_group(f"{lab}-solution"))
                                  for lab in LABS])
 def test_solution_gets_full_marks_under_every_thread_setting(lab):
-    """The flake check: 1 thread, 2 threads and the default all give full marks."""
+    """The flake check: 1 thread, 2 threads and the default (when it is more) all give full marks."""
     out = flake_check(lab=lab, root=ROOT)
-    assert len(out["runs"]) >= 3
+    assert len(out["runs"]) == len(thread_settings()) >= 2
     for run in out["runs"]:
         assert run["max_total"] > 0
         lost = [t for t in run["tests"] if t["score"] != t["max_score"]]
