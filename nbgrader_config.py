@@ -56,3 +56,16 @@ c.Dlkit.lab_data = {
     "lab05": ["iris.csv"],
     "lab06": ["trace.npz", "mnist_5k.npz", "fashion_mnist_5k.npz", "flower.jpg"],
 }
+
+# --- Feedback: each test's outcome and message, never the hidden tests' code ------------------
+# nbgrader renders the autograded notebook, hidden tests included (nbgrader #917, by design).
+# HideHiddenTests (dlkit/feedback.py) replaces each hidden region by one comment line and drops
+# the traceback frames that point into a test cell (IPython quotes the failing line and its
+# neighbours); the exception's name and message stay. It must come after GetGrades (which reads
+# the scores by cell) and before CSSHTMLHeaderPreprocessor; nbgrader's own ClearHiddenTests
+# would strip the source but leave the tracebacks.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "dlkit.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
