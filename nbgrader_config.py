@@ -43,6 +43,23 @@ c.Dlkit.lab_sandbox_limits = {}
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?s).*"
 
+# --- Grading rule: points only for a recorded pass --------------------------------------------
+# A test cell scores only when it proves it ran to its end: AddRunMarks appends a statement that
+# displays a per-run token, CheckRunMarks (right after Execute, before anything edits outputs)
+# fails a test cell that shows neither its token nor an error (dlkit/integrity.py). The rest is
+# nbgrader's default list, in its order.
+c.Autograde.autograde_preprocessors = [
+    "dlkit.integrity.AddRunMarks",
+    "nbgrader.preprocessors.Execute",
+    "dlkit.integrity.CheckRunMarks",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Stored output is capped so that a print flood cannot bloat the autograded notebook.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100

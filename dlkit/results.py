@@ -35,6 +35,12 @@ def summarize(lab: str, source_nb, event: dict) -> dict:
     return result
 
 
+def integrity_flags(event: dict) -> list[str]:
+    """Reasons to review from the run-time integrity check (dlkit.integrity) of a result event."""
+    return [f"{gid}: the test cell did not run to its end and showed no error (its code was "
+            "skipped or changed at run time): 0 points" for gid in event.get("unproven", [])]
+
+
 def by_question(source_nb, result: dict) -> dict:
     """{question grade_id: (score, max)} summing the test cells of each question."""
     questions = [notebooks.grade_id(c) for c in source_nb.cells if notebooks.is_solution(c)]

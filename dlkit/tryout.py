@@ -174,7 +174,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         result = results.summarize(lab, source_nb, by_student[sid])
         answers = {**solutions, **rep}
         result["flags"] = [f"{gid}: {reason}" for gid, code in answers.items()
-                           for reason in scan.scan_code(code)]
+                           for reason in scan.scan_code(code)] + results.integrity_flags(by_student[sid])
         if files is not None:
             result["files"] = files
             if len(files) == 1:

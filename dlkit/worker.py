@@ -104,6 +104,23 @@ def scores(config, root: str, lab: str, student: str) -> dict:
         return {"notebooks": notebooks}
 
 
+def unproven(root: str, lab: str, student: str) -> list[str]:
+    """Test cells of the autograded notebook that did not prove they ran (dlkit.integrity)."""
+    import glob
+
+    import nbformat
+
+    from dlkit.integrity import unproven as nb_unproven
+
+    found = []
+    for path in sorted(glob.glob(os.path.join(root, "autograded", student, lab, "*.ipynb"))):
+        try:
+            found += nb_unproven(nbformat.read(path, as_version=4))
+        except Exception:  # an unreadable autograded notebook: its scores say what happened
+            pass
+    return found
+
+
 def main(argv: list[str]) -> int:
     root, command, lab, *students = argv
     # nbgrader resolves some paths against the current directory
@@ -128,6 +145,7 @@ def main(argv: list[str]) -> int:
             result = api.autograde(lab, student, force=True, create=True)
             ok = bool(result.get("success"))
             emit(event="done", student=student, success=ok, error=_error(result),
+                 unproven=unproven(root, lab, student),
                  **(scores(config, root, lab, student) if ok else {"notebooks": []}))
     elif command == "feedback":
         result = api.generate_feedback(lab, force=True)

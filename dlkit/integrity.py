@@ -1,0 +1,103 @@
+"""Points only for a recorded pass: each test cell must prove that it ran to its end.
+
+nbgrader scores a test cell by the absence of an error output. Student code runs in the same
+kernel before the tests and can remove that evidence without passing: an IPython input
+transformer that blanks later cells, a `pre_run_cell` hook, a test cell cut short without an
+error. These two preprocessors wrap nbgrader's `Execute` in `c.Autograde.autograde_preprocessors`
+(see nbgrader_config.py) and turn the absence of an error into a positive proof:
+
+    1. AddRunMarks    (before Execute) appends to each autograded test cell one statement that
+                      displays a random token, new for each cell and each grading run, under a
+                      MIME type of its own (not stdout: a student may redirect it, and
+                      LimitOutput cuts long streams)
+    2. Execute        nbgrader's; it adds the kernel's error reply when the error output was
+                      suppressed (an overridden `showtraceback`)
+    3. CheckRunMarks  (right after Execute, before IgnorePattern and LimitOutput change outputs)
+                      removes the statement and the token from the cell; a test cell with no
+                      error output and without its own token gets an error output
+                      `GradingIntegrityError` (so 0 points) and its grade_id is listed in the
+                      notebook's metadata `dlkit.integrity`, which `dlkit grade` reports as a
+                      reason for review
+
+What it does not prove: code that reads a test cell's source before it runs (an input
+transformer sees it) can display the token and skip the checks. Such code has to reach
+IPython's machinery, which `dlkit.scan` flags for review.
+"""
+from __future__ import annotations
+
+import secrets
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .notebooks import grade_id, is_test
+
+MIME = "application/x-dlkit-ran"
+ERROR_NAME = "GradingIntegrityError"
+METADATA_KEY = "integrity"
+# One statement, with no name a student could shadow: __import__ is a builtin and IPython's
+# display function is reached through its module.
+MARK_LINE = "__import__('IPython').display.display({{'{mime}': '{token}'}}, raw=True)"
+_MARK_PREFIX = "\n# dlkit: proof that this cell ran to its end\n"
+
+
+def mark_line(token: str) -> str:
+    return MARK_LINE.format(mime=MIME, token=token)
+
+
+class AddRunMarks(NbGraderPreprocessor):
+    """Append the run mark to each autograded test cell (before Execute)."""
+
+    def preprocess(self, nb, resources):
+        tokens = {}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and is_test(cell):
+                token = secrets.token_hex(16)
+                tokens[grade_id(cell)] = token
+                cell.source = cell.source.rstrip("\n") + _MARK_PREFIX + mark_line(token)
+        resources["dlkit_run_tokens"] = tokens
+        return nb, resources
+
+
+def _strip_mark(source: str, token: str) -> str:
+    tail = _MARK_PREFIX + mark_line(token)
+    return source[: -len(tail)] if source.endswith(tail) else source.replace(tail, "")
+
+
+class CheckRunMarks(NbGraderPreprocessor):
+    """Remove the run marks; a test cell without its mark and without an error fails (after Execute)."""
+
+    def preprocess(self, nb, resources):
+        tokens = resources.pop("dlkit_run_tokens", None) or {}
+        missing = []
+        for cell in nb.cells:
+            gid = grade_id(cell)
+            if cell.cell_type != "code" or not is_test(cell) or gid not in tokens:
+                continue
+            token = tokens[gid]
+            cell.source = _strip_mark(cell.source, token)
+            ran = any(o.get("output_type") in ("display_data", "execute_result")
+                      and o.get("data", {}).get(MIME) == token for o in cell.get("outputs", []))
+            cell.outputs = [o for o in cell.get("outputs", []) if MIME not in o.get("data", {})]
+            failed = any(o.get("output_type") == "error" for o in cell.outputs)
+            if not ran and not failed:
+                missing.append(gid)
+                cell.outputs.append(_integrity_error(gid))
+        if missing:
+            nb.metadata.setdefault("dlkit", {})[METADATA_KEY] = missing
+        return nb, resources
+
+
+def _integrity_error(gid: str):
+    from nbformat.v4 import new_output
+
+    message = (f"{gid} did not run to its end, and no error was shown: something in the notebook "
+               "skipped or changed the test code, so this test earns no points. Restart the "
+               "kernel, run all cells, and make sure your answers do not change IPython or the "
+               "graders.")
+    return new_output("error", ename=ERROR_NAME, evalue=message,
+                      traceback=[f"{ERROR_NAME}: {message}"])
+
+
+def unproven(nb) -> list[str]:
+    """The test cells of an autograded notebook that did not prove they ran to their end."""
+    return list(nb.metadata.get("dlkit", {}).get(METADATA_KEY, []))

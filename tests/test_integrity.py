@@ -1,0 +1,106 @@
+"""Points only for a recorded pass (dlkit.integrity): a test cell that did not prove it ran to
+its end scores 0 and is flagged, whatever the student's code did to hide that."""
+from __future__ import annotations
+
+import copy
+import functools
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from dlkit.integrity import ERROR_NAME, MIME, AddRunMarks, CheckRunMarks, unproven
+from dlkit.tryout import try_lab
+
+from conftest import FIXTURES, ROOT
+
+ADVERSARIAL = FIXTURES / "adversarial" / "lab01"
+
+
+def _test_cell(gid, source="check(1)"):
+    return new_code_cell(source, metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                                        "grade_id": gid, "points": 1}})
+
+
+def _notebook():
+    answer = new_code_cell("def f():\n    return 1", metadata={"nbgrader": {
+        "grade": False, "solution": True, "locked": False, "grade_id": "f"}})
+    return new_notebook(cells=[answer, _test_cell("test_f"), _test_cell("test_g")])
+
+
+def _run(nb, outputs_by_id):
+    """AddRunMarks, then what a kernel would have produced, then CheckRunMarks."""
+    resources = {}
+    nb, resources = AddRunMarks().preprocess(nb, resources)
+    tokens = dict(resources["dlkit_run_tokens"])
+    for cell in nb.cells:
+        gid = cell.metadata["nbgrader"]["grade_id"]
+        cell.outputs = outputs_by_id.get(gid, lambda token: [])(tokens.get(gid))
+    return CheckRunMarks().preprocess(nb, resources)[0], tokens
+
+
+def _mark(token):
+    return [new_output("display_data", data={MIME: token})]
+
+
+def test_marks_are_new_for_each_cell_and_run_and_leave_the_source_as_it_was():
+    nb = _notebook()
+    before = [c.source for c in nb.cells]
+    first, tokens1 = _run(copy.deepcopy(nb), {"test_f": _mark, "test_g": _mark})
+    _, tokens2 = _run(copy.deepcopy(nb), {"test_f": _mark, "test_g": _mark})
+    assert len(set(tokens1.values()) | set(tokens2.values())) == 4
+    assert [c.source for c in first.cells] == before
+    assert all(c.outputs == [] for c in first.cells[1:]) and unproven(first) == []
+
+
+def test_a_test_cell_without_its_mark_and_without_error_fails_and_is_listed():
+    nb, _ = _run(_notebook(), {"test_f": lambda token: [new_output("stream", name="stdout", text="ok\n")],
+                               "test_g": _mark})
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert [e.ename for e in errors] == [ERROR_NAME] and "did not run to its end" in errors[0].evalue
+    assert nb.cells[2].outputs == []
+    assert unproven(nb) == ["test_f"]
+
+
+def test_a_mark_from_another_cell_or_run_is_not_accepted():
+    nb, _ = _run(_notebook(), {"test_f": lambda token: _mark("0" * 32), "test_g": _mark})
+    assert unproven(nb) == ["test_f"]
+
+
+def test_a_failing_test_cell_is_a_plain_failure_not_an_integrity_flag():
+    error = new_output("error", ename="AssertionError", evalue="expected 1, got 2", traceback=[])
+    nb, _ = _run(_notebook(), {"test_f": lambda token: [error], "test_g": _mark})
+    assert [o.ename for o in nb.cells[1].outputs] == ["AssertionError"]
+    assert unproven(nb) == []
+    nbformat.validate(nb)
+
+
+@functools.lru_cache(maxsize=None)
+def _graded():
+    out = try_lab(lab="lab01", each=ADVERSARIAL, jobs=1, root=ROOT)
+    return {r["file"].rsplit("/", 1)[-1]: r for r in out}
+
+
+def _case(name):
+    return next(r for f, r in _graded().items() if f.startswith(name))
+
+
+@pytest.mark.xdist_group("adversarial-lab01")
+@pytest.mark.parametrize("name", ["loss__input_transformer_blanks_later_cells",
+                                  "loss__ast_transformer_hidden_from_scan"])
+def test_code_that_blanks_the_test_cells_scores_zero_and_is_flagged(name):
+    result = _case(name)
+    assert result["status"] == "graded"
+    assert result["max_total"] > 0 and result["total"] == 0.0, result["tests"]
+    for t in result["tests"]:
+        assert any(f.startswith(f"{t['grade_id']}: the test cell did not run to its end")
+                   for f in result["flags"]), (t["grade_id"], result["flags"])
+
+
+@pytest.mark.xdist_group("adversarial-lab01")
+def test_a_hidden_traceback_still_costs_the_points_of_its_question_only():
+    result = _case("loss__showtraceback_overridden")
+    scores = {t["grade_id"]: (t["score"], t["max_score"]) for t in result["tests"]}
+    assert scores.pop("test_loss")[0] == 0.0
+    assert all(s == m for s, m in scores.values()), scores
+    assert not any("did not run to its end" in f for f in result["flags"])
