@@ -50,7 +50,7 @@ c.IgnorePattern.pattern = r"(?s).*"
 # nbgrader's default list, in its order.
 c.Autograde.autograde_preprocessors = [
     "dlkit.integrity.AddRunMarks",
-    "nbgrader.preprocessors.Execute",
+    "dlkit.integrity.Execute",  # nbgrader's, which also records a dead kernel at its cell
     "dlkit.integrity.CheckRunMarks",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

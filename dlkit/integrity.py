@@ -10,8 +10,12 @@ error. These two preprocessors wrap nbgrader's `Execute` in `c.Autograde.autogra
                       displays a random token, new for each cell and each grading run, under a
                       MIME type of its own (not stdout: a student may redirect it, and
                       LimitOutput cuts long streams)
-    2. Execute        nbgrader's; it adds the kernel's error reply when the error output was
-                      suppressed (an overridden `showtraceback`)
+    2. Execute        nbgrader's, which adds the kernel's error reply when the error output was
+                      suppressed (an overridden `showtraceback`); here it also survives a kernel
+                      that dies (`os._exit`, a segfault, a memory cap): the cell that was running
+                      and every later test cell get a `KernelDied` error output, the earlier
+                      cells keep their results, and the notebook's metadata `dlkit.kernel_died`
+                      names the cell (nbgrader alone fails the whole notebook)
     3. CheckRunMarks  (right after Execute, before IgnorePattern and LimitOutput change outputs)
                       removes the statement and the token from the cell; a test cell with no
                       error output and without its own token gets an error output
@@ -27,11 +31,12 @@ from __future__ import annotations
 
 import secrets
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import Execute as NbgraderExecute, NbGraderPreprocessor
 
 from .notebooks import grade_id, is_test
 
 MIME = "application/x-dlkit-ran"
+KERNEL_DIED = "KernelDied"
 ERROR_NAME = "GradingIntegrityError"
 METADATA_KEY = "integrity"
 # One statement, with no name a student could shadow: __import__ is a builtin and IPython's
@@ -96,6 +101,61 @@ def _integrity_error(gid: str):
                "graders.")
     return new_output("error", ename=ERROR_NAME, evalue=message,
                       traceback=[f"{ERROR_NAME}: {message}"])
+
+
+class Execute(NbgraderExecute):
+    """nbgrader's Execute, which records a dead kernel at its cell instead of failing the notebook."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._died_at = None
+        nb, resources = super().preprocess(nb, resources, km)
+        if self._died_at is not None:
+            nb.metadata.setdefault("dlkit", {})["kernel_died"] = self._died_at
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        from nbclient.exceptions import DeadKernelError
+
+        if self._died_at is not None:
+            if cell.cell_type == "code" and is_test(cell):
+                cell.outputs = [_died_error(f"the kernel died earlier, in {self._died_at['cell']}: "
+                                            "this test did not run")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            where = grade_id(cell) or f"cell {index + 1}"
+            self._died_at = {"index": index, "cell": where}
+            if cell.cell_type == "code":
+                cell.outputs.append(_died_error(
+                    f"the kernel died while running {where} (os._exit, a crash, or more memory "
+                    "than the limit): this cell and every later test got no points"))
+            return cell, resources
+
+    def setup_kernel(self, **kwargs):
+        import contextlib
+
+        @contextlib.contextmanager
+        def tolerant():
+            # shutting down a kernel that already died must not fail the notebook
+            try:
+                with NbgraderExecute.setup_kernel(self, **kwargs):
+                    yield
+            except Exception:
+                if self._died_at is None:
+                    raise
+        return tolerant()
+
+
+def _died_error(message: str):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=KERNEL_DIED, evalue=message, traceback=[f"{KERNEL_DIED}: {message}"])
+
+
+def kernel_died(nb) -> dict | None:
+    """{"index", "cell"} of the cell during which the kernel died, or None."""
+    return nb.metadata.get("dlkit", {}).get("kernel_died")
 
 
 def unproven(nb) -> list[str]:

@@ -124,6 +124,10 @@ def autograde(root: pathlib.Path, lab: str, students: list[str], *, timeout: flo
                         current, deadline = event["student"], time.monotonic() + timeout
                     elif event["event"] == "done":
                         event["status"] = "graded" if event["success"] else "autograde_failed"
+                        if event["success"] and event.get("kernel_died"):
+                            event["status"] = "kernel_died"
+                            event["error"] = (f"the kernel died while running "
+                                              f"{event['kernel_died']['cell']}; later tests got 0")
                         _finish(results, todo, event, on_result)
                         current, deadline = None, time.monotonic() + 600
                 if time.monotonic() > deadline:

@@ -104,21 +104,24 @@ def scores(config, root: str, lab: str, student: str) -> dict:
         return {"notebooks": notebooks}
 
 
-def unproven(root: str, lab: str, student: str) -> list[str]:
-    """Test cells of the autograded notebook that did not prove they ran (dlkit.integrity)."""
+def integrity_report(root: str, lab: str, student: str) -> dict:
+    """{"unproven": test cells that did not prove they ran, "kernel_died": where, or None}
+    (dlkit.integrity), read from the autograded notebook."""
     import glob
 
     import nbformat
 
-    from dlkit.integrity import unproven as nb_unproven
+    from dlkit import integrity
 
-    found = []
+    out = {"unproven": [], "kernel_died": None}
     for path in sorted(glob.glob(os.path.join(root, "autograded", student, lab, "*.ipynb"))):
         try:
-            found += nb_unproven(nbformat.read(path, as_version=4))
+            nb = nbformat.read(path, as_version=4)
         except Exception:  # an unreadable autograded notebook: its scores say what happened
-            pass
-    return found
+            continue
+        out["unproven"] += integrity.unproven(nb)
+        out["kernel_died"] = out["kernel_died"] or integrity.kernel_died(nb)
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -145,7 +148,7 @@ def main(argv: list[str]) -> int:
             result = api.autograde(lab, student, force=True, create=True)
             ok = bool(result.get("success"))
             emit(event="done", student=student, success=ok, error=_error(result),
-                 unproven=unproven(root, lab, student),
+                 **integrity_report(root, lab, student),
                  **(scores(config, root, lab, student) if ok else {"notebooks": []}))
     elif command == "feedback":
         result = api.generate_feedback(lab, force=True)

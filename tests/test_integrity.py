@@ -104,3 +104,14 @@ def test_a_hidden_traceback_still_costs_the_points_of_its_question_only():
     assert scores.pop("test_loss")[0] == 0.0
     assert all(s == m for s, m in scores.values()), scores
     assert not any("did not run to its end" in f for f in result["flags"])
+
+
+@pytest.mark.xdist_group("adversarial-lab01")
+@pytest.mark.parametrize("name", ["optimal_w__os_exit", "optimal_w__segfault"])
+def test_a_dead_kernel_is_recorded_at_its_cell_and_earlier_tests_keep_their_points(name):
+    result = _case(name)
+    assert result["status"] == "kernel_died" and "optimal_w" in result["error"]
+    order = [t["grade_id"] for t in result["tests"]]
+    died = order.index("test_optimal_w")
+    assert all(t["score"] == t["max_score"] > 0 for t in result["tests"][:died]), result["tests"]
+    assert all(t["score"] == 0.0 for t in result["tests"][died:]), result["tests"]
