@@ -6,10 +6,12 @@ transformer that blanks later cells, a `pre_run_cell` hook, a test cell cut shor
 error. These two preprocessors wrap nbgrader's `Execute` in `c.Autograde.autograde_preprocessors`
 (see nbgrader_config.py) and turn the absence of an error into a positive proof:
 
-    1. AddRunMarks    (before Execute) appends to each autograded test cell one statement that
-                      displays a random token, new for each cell and each grading run, under a
-                      MIME type of its own (not stdout: a student may redirect it, and
-                      LimitOutput cuts long streams)
+    1. AddRunMarks    (before Execute) appends to each autograded test cell one statement,
+                      `graders.integrity.mark(TOKEN)`, that displays a random token, new for each
+                      cell and each grading run, under a MIME type of its own (not stdout: a
+                      student may redirect it, and LimitOutput cuts long streams), with the
+                      grading machinery that notebook code has replaced (numpy's or the graders'
+                      functions, IPython's showtraceback, transformers, event hooks)
     2. Execute        nbgrader's, which adds the kernel's error reply when the error output was
                       suppressed (an overridden `showtraceback`); here it also survives a kernel
                       that dies (`os._exit`, a segfault, a memory cap): the cell that was running
@@ -20,12 +22,14 @@ error. These two preprocessors wrap nbgrader's `Execute` in `c.Autograde.autogra
                       removes the statement and the token from the cell; a test cell with no
                       error output and without its own token gets an error output
                       `GradingIntegrityError` (so 0 points) and its grade_id is listed in the
-                      notebook's metadata `dlkit.integrity`, which `dlkit grade` reports as a
-                      reason for review
+                      notebook's metadata `dlkit.integrity`; what was replaced goes to
+                      `dlkit.tampered`; `dlkit grade` reports both as reasons for review
 
 What it does not prove: code that reads a test cell's source before it runs (an input
-transformer sees it) can display the token and skip the checks. Such code has to reach
-IPython's machinery, which `dlkit.scan` flags for review.
+transformer sees it) can display the token and skip the checks, and code that runs in the same
+process can also fool the probe. Such code has to reach IPython's machinery, which the probe
+and `dlkit.scan` (the static scan of the answers) report for review: it raises the bar, it is
+not a proof against a determined attacker.
 """
 from __future__ import annotations
 
@@ -35,18 +39,18 @@ from nbgrader.preprocessors import Execute as NbgraderExecute, NbGraderPreproces
 
 from .notebooks import grade_id, is_test
 
-MIME = "application/x-dlkit-ran"
+MIME = "application/x-dlkit-ran+json"  # graders.integrity.MIME (kernel side)
 KERNEL_DIED = "KernelDied"
 ERROR_NAME = "GradingIntegrityError"
 METADATA_KEY = "integrity"
-# One statement, with no name a student could shadow: __import__ is a builtin and IPython's
-# display function is reached through its module.
-MARK_LINE = "__import__('IPython').display.display({{'{mime}': '{token}'}}, raw=True)"
+# One statement, with no name a student could shadow: __import__ is a builtin, and the probe
+# lives in graders/ (read-only in the sandbox).
+MARK_LINE = "__import__('graders.integrity').integrity.mark('{token}')"
 _MARK_PREFIX = "\n# dlkit: proof that this cell ran to its end\n"
 
 
 def mark_line(token: str) -> str:
-    return MARK_LINE.format(mime=MIME, token=token)
+    return MARK_LINE.format(token=token)
 
 
 class AddRunMarks(NbGraderPreprocessor):
@@ -73,15 +77,20 @@ class CheckRunMarks(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         tokens = resources.pop("dlkit_run_tokens", None) or {}
-        missing = []
+        missing, tampered = [], {}
         for cell in nb.cells:
             gid = grade_id(cell)
             if cell.cell_type != "code" or not is_test(cell) or gid not in tokens:
                 continue
             token = tokens[gid]
             cell.source = _strip_mark(cell.source, token)
-            ran = any(o.get("output_type") in ("display_data", "execute_result")
-                      and o.get("data", {}).get(MIME) == token for o in cell.get("outputs", []))
+            marks = [o["data"][MIME] for o in cell.get("outputs", [])
+                     if o.get("output_type") == "display_data" and isinstance(o.get("data", {}).get(MIME), dict)]
+            own = [m for m in marks if m.get("token") == token]
+            ran = bool(own)
+            changed = sorted({str(t) for m in own for t in (m.get("tampered") or [])})
+            if changed:
+                tampered[gid] = changed
             cell.outputs = [o for o in cell.get("outputs", []) if MIME not in o.get("data", {})]
             failed = any(o.get("output_type") == "error" for o in cell.outputs)
             if not ran and not failed:
@@ -89,6 +98,8 @@ class CheckRunMarks(NbGraderPreprocessor):
                 cell.outputs.append(_integrity_error(gid))
         if missing:
             nb.metadata.setdefault("dlkit", {})[METADATA_KEY] = missing
+        if tampered:
+            nb.metadata.setdefault("dlkit", {})["tampered"] = tampered
         return nb, resources
 
 
@@ -156,6 +167,11 @@ def _died_error(message: str):
 def kernel_died(nb) -> dict | None:
     """{"index", "cell"} of the cell during which the kernel died, or None."""
     return nb.metadata.get("dlkit", {}).get("kernel_died")
+
+
+def tampered(nb) -> dict:
+    """{test grade_id: [what notebook code had replaced when it ran]} (graders.integrity)."""
+    return dict(nb.metadata.get("dlkit", {}).get("tampered", {}))
 
 
 def unproven(nb) -> list[str]:

@@ -37,8 +37,12 @@ def summarize(lab: str, source_nb, event: dict) -> dict:
 
 def integrity_flags(event: dict) -> list[str]:
     """Reasons to review from the run-time integrity check (dlkit.integrity) of a result event."""
-    return [f"{gid}: the test cell did not run to its end and showed no error (its code was "
-            "skipped or changed at run time): 0 points" for gid in event.get("unproven", [])]
+    flags = [f"{gid}: the test cell did not run to its end and showed no error (its code was "
+             "skipped or changed at run time): 0 points" for gid in event.get("unproven", [])]
+    changed = sorted({what for found in (event.get("tampered") or {}).values() for what in found})
+    if changed:
+        flags.append(f"replaced at run time by notebook code: {', '.join(changed)}")
+    return flags
 
 
 def by_question(source_nb, result: dict) -> dict:

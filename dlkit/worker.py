@@ -105,15 +105,15 @@ def scores(config, root: str, lab: str, student: str) -> dict:
 
 
 def integrity_report(root: str, lab: str, student: str) -> dict:
-    """{"unproven": test cells that did not prove they ran, "kernel_died": where, or None}
-    (dlkit.integrity), read from the autograded notebook."""
+    """{"unproven": test cells that did not prove they ran, "kernel_died": where, or None,
+    "tampered": {test: [what was replaced]}} (dlkit.integrity), from the autograded notebook."""
     import glob
 
     import nbformat
 
     from dlkit import integrity
 
-    out = {"unproven": [], "kernel_died": None}
+    out = {"unproven": [], "kernel_died": None, "tampered": {}}
     for path in sorted(glob.glob(os.path.join(root, "autograded", student, lab, "*.ipynb"))):
         try:
             nb = nbformat.read(path, as_version=4)
@@ -121,6 +121,7 @@ def integrity_report(root: str, lab: str, student: str) -> dict:
             continue
         out["unproven"] += integrity.unproven(nb)
         out["kernel_died"] = out["kernel_died"] or integrity.kernel_died(nb)
+        out["tampered"].update(integrity.tampered(nb))
     return out
 
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from dlkit.integrity import ERROR_NAME, MIME, AddRunMarks, CheckRunMarks, unproven
+from dlkit.integrity import ERROR_NAME, MIME, AddRunMarks, CheckRunMarks, tampered, unproven
 from dlkit.tryout import try_lab
 
 from conftest import FIXTURES, ROOT
@@ -39,8 +39,8 @@ def _run(nb, outputs_by_id):
     return CheckRunMarks().preprocess(nb, resources)[0], tokens
 
 
-def _mark(token):
-    return [new_output("display_data", data={MIME: token})]
+def _mark(token, tampered=()):
+    return [new_output("display_data", data={MIME: {"token": token, "tampered": list(tampered)}})]
 
 
 def test_marks_are_new_for_each_cell_and_run_and_leave_the_source_as_it_was():
@@ -65,6 +65,24 @@ def test_a_test_cell_without_its_mark_and_without_error_fails_and_is_listed():
 def test_a_mark_from_another_cell_or_run_is_not_accepted():
     nb, _ = _run(_notebook(), {"test_f": lambda token: _mark("0" * 32), "test_g": _mark})
     assert unproven(nb) == ["test_f"]
+
+
+def test_what_the_probe_found_replaced_is_recorded_per_test_cell():
+    nb, _ = _run(_notebook(), {"test_f": lambda token: _mark(token, ["numpy.allclose"]), "test_g": _mark})
+    assert tampered(nb) == {"test_f": ["numpy.allclose"]} and unproven(nb) == []
+    assert nb.cells[1].outputs == []
+
+
+def test_the_probe_finds_nothing_in_a_clean_process_and_a_patched_numpy_function():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, %r); import numpy as np; from graders import integrity;"
+            "print(integrity.tampered()); np.allclose = lambda *a, **k: True;"
+            "import functools; np.testing.assert_allclose = functools.partial(print);"
+            "print(integrity.tampered())" % str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "['numpy.allclose', 'numpy.testing.assert_allclose']"]
 
 
 def test_a_failing_test_cell_is_a_plain_failure_not_an_integrity_flag():
@@ -115,3 +133,15 @@ def test_a_dead_kernel_is_recorded_at_its_cell_and_earlier_tests_keep_their_poin
     died = order.index("test_optimal_w")
     assert all(t["score"] == t["max_score"] > 0 for t in result["tests"][:died]), result["tests"]
     assert all(t["score"] == 0.0 for t in result["tests"][died:]), result["tests"]
+
+
+@pytest.mark.xdist_group("adversarial-lab01")
+@pytest.mark.parametrize("name, replaced", [
+    ("loss__patches_numpy_isclose", "numpy.allclose, numpy.isclose"),
+    ("loss__patches_graders_check_close", "graders.checks.check_close"),
+    ("loss__showtraceback_overridden", "IPython showtraceback"),
+])
+def test_replacing_the_grading_machinery_is_flagged_with_what_was_replaced(name, replaced):
+    result = _case(name)
+    assert f"replaced at run time by notebook code: {replaced}" in result["flags"], result["flags"]
+    assert any(f.startswith("loss: ") for f in result["flags"]), "the static scan saw it too"
