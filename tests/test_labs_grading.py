@@ -69,6 +69,7 @@ def test_solution_gets_full_marks_under_every_thread_setting(lab):
         assert run["max_total"] > 0
         lost = [t for t in run["tests"] if t["score"] != t["max_score"]]
         assert not lost and run["total"] == run["max_total"], (run["setting"], lost, run.get("error"))
+        assert run["flags"] == [], (run["setting"], run["flags"])
     assert out["stable"], out["differences"]
 
 
@@ -99,6 +100,8 @@ def test_variant_gets_full_marks(lab, name, grade_id):
     lost = {t["grade_id"]: t["score"] for t in result["tests"] if t["score"] != t["max_score"]}
     assert not lost, (f"{name}, a correct answer (graded with {sorted(result['files'].values())}),"
                       f" lost points: {lost} {result.get('error', '')}")
+    at_run_time = [f for f in result["flags"] if "at run time" in f or "did not run" in f]
+    assert not at_run_time, f"{name}: the run-time integrity probe reported a correct answer: {at_run_time}"
 
 
 @pytest.mark.parametrize("lab", LABS)
