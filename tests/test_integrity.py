@@ -145,3 +145,11 @@ def test_replacing_the_grading_machinery_is_flagged_with_what_was_replaced(name,
     result = _case(name)
     assert f"replaced at run time by notebook code: {replaced}" in result["flags"], result["flags"]
     assert any(f.startswith("loss: ") for f in result["flags"]), "the static scan saw it too"
+
+
+@pytest.mark.xdist_group("adversarial-lab01")
+def test_a_syntax_error_costs_its_own_question_only():
+    result = _case("loss__syntax_error")
+    scores = {t["grade_id"]: (t["score"], t["max_score"]) for t in result["tests"]}
+    assert result["status"] == "graded" and scores.pop("test_loss")[0] == 0.0
+    assert all(s == m for s, m in scores.values()), scores
