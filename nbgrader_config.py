@@ -55,14 +55,18 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "dlkit.outputs.CapOutputBytes",  # LimitOutput counts lines; one line can be 100 MB
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Stored output is capped so that a print flood cannot bloat the autograded notebook.
+# Stored output is capped so that a print flood cannot bloat the autograded notebook: in lines
+# (nbgrader's LimitOutput) and in bytes (dlkit's CapOutputBytes, in the list above).
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+c.CapOutputBytes.max_bytes = 100_000          # per text field of an output (dlkit/outputs.py)
+c.CapOutputBytes.max_image_bytes = 2_000_000  # per image; a plot is about 30-60 kB
 
 # --- Data each lab reads (copied next to the notebook when released) --------------------------
 c.Dlkit.lab_data = {
