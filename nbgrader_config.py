@@ -46,12 +46,15 @@ c.IgnorePattern.pattern = r"(?s).*"
 # --- Grading rule: points only for a recorded pass --------------------------------------------
 # A test cell scores only when it proves it ran to its end: AddRunMarks appends a statement that
 # displays a per-run token, CheckRunMarks (right after Execute, before anything edits outputs)
-# fails a test cell that shows neither its token nor an error (dlkit/integrity.py). The rest is
-# nbgrader's default list, in its order.
+# fails a test cell that shows neither its token nor an error (dlkit/integrity.py). Cells a lab
+# tags `dlkit:not-graded` (plots, demonstrations that no answer reads) are blanked while the
+# notebook runs (dlkit/skip.py). The rest is nbgrader's default list, in its order.
 c.Autograde.autograde_preprocessors = [
+    "dlkit.skip.SkipTaggedCells",  # demonstration cells (tag dlkit:not-graded) are not run
     "dlkit.integrity.AddRunMarks",
     "dlkit.integrity.Execute",  # nbgrader's, which also records a dead kernel at its cell
     "dlkit.integrity.CheckRunMarks",
+    "dlkit.skip.RestoreTaggedCells",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
