@@ -153,3 +153,14 @@ def test_a_syntax_error_costs_its_own_question_only():
     scores = {t["grade_id"]: (t["score"], t["max_score"]) for t in result["tests"]}
     assert result["status"] == "graded" and scores.pop("test_loss")[0] == 0.0
     assert all(s == m for s, m in scores.values()), scores
+
+
+@pytest.mark.xdist_group("adversarial-lab01")
+def test_an_endless_loop_times_out_its_cell_and_later_cells_still_run(course_copy):
+    config = course_copy / "nbgrader_config.py"
+    config.write_text(config.read_text().replace("c.Execute.timeout = 180", "c.Execute.timeout = 8"))
+    result = try_lab(lab="lab01", replace={"optimal_w": "while True:\n    pass\n"}, root=course_copy)
+    scores = {t["grade_id"]: (t["score"], t["max_score"]) for t in result["tests"]}
+    assert result["status"] == "graded", result.get("error")
+    assert scores.pop("test_optimal_w")[0] == 0.0
+    assert all(s == m for s, m in scores.values()), scores
