@@ -32,4 +32,4 @@ release: system $(STAMP)
 	$(BIN)/dlkit release
 
 clean:
-	rm -rf submitted autograded feedback gradebook.db grades.csv demo_course
+	rm -rf submitted autograded feedback gradebook.db grades grades.csv demo_course logs

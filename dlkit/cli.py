@@ -43,28 +43,44 @@ def _release(args) -> int:
     return 0
 
 
+def _grade_progress(label: str):
+    """The `progress` callback of `dlkit.grade.grade`, drawing one Progress bar."""
+    bar = Progress(0, label)
+
+    def progress(done, total, student, result, running=0):
+        if student is None:
+            bar.start(done, total, running)
+        else:
+            bar.update(done, student, result["status"] == "graded", _detail(result), total, running)
+    return progress
+
+
 def _grade(args) -> int:
     from .grade import grade
 
-    bar = Progress(0, f"grade {args.lab}")
-
-    def progress(done, total, student, result):
-        bar.update(done, student or "", result["status"] == "graded", _detail(result), total)
-
     out = grade(lab=args.lab, students=args.student or None, sandbox=not args.unsafe_no_sandbox,
-                progress=progress)
+                jobs=args.jobs, scheduler=args.scheduler, force=args.force,
+                progress=_grade_progress(f"grade {args.lab}"))
     if args.unsafe_no_sandbox:
         print("warning: graded WITHOUT a sandbox (--unsafe-no-sandbox): student code ran with your rights")
-    print(f"graded {len(out['students'])} submissions of {args.lab} in {out['seconds']:.0f} s")
+    statuses = [r["status"] for r in out["students"].values()]
+    failed = sum(s != "graded" for s in statuses)
+    print(f"graded {len(out['graded'])} submissions of {args.lab} in {out['seconds']:.0f} s"
+          f"{f', {failed} not graded (see the status column)' if failed else ''}")
+    if out["skipped"]:
+        print(f"skipped {len(out['skipped'])} unchanged submissions already graded "
+              "(--force regrades them)")
     print(f"grades:   {out['csv']}")
     print(f"feedback: {out['feedback']}/<student>/{args.lab}/")
+    print(f"report:   {out['report']}")
     return 0
 
 
 def _detail(result: dict) -> str:
     if "total" not in result:
         return result.get("status", "")
-    return f"{result['total']:g}/{result['max_total']:g} {result['status']}"
+    kept = " (unchanged, kept)" if result.get("kept") else ""
+    return f"{result['total']:g}/{result['max_total']:g} {result['status']}{kept}"
 
 
 def _demo(args) -> int:
@@ -72,12 +88,19 @@ def _demo(args) -> int:
 
     bars = {}
 
-    def progress(done, total, student, result):
+    def progress(done, total, student, result, running=0):
         key = result["lab"]
-        bars.setdefault(key, Progress(total, f"grade {key}"))
-        bars[key].update(done, student or "", result["status"] == "graded", _detail(result), total)
+        bars.setdefault(key, _grade_progress(f"grade {key}"))
+        bars[key](done, total, student, result, running)
 
     demo(labs=args.labs or None, progress=progress)
+    return 0
+
+
+def _report(args) -> int:
+    from .report import write_report
+
+    print(f"report: {write_report(lab=args.lab)}")
     return 0
 
 
@@ -134,6 +157,13 @@ def parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grade", help="autograde submitted/*/LAB, write feedback/ and grades/LAB.csv")
     g.add_argument("lab", metavar="LAB")
     g.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="Dask worker processes of the local cluster (default: CPUs)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on an existing Dask cluster (e.g. tcp://host:8786); its workers "
+                        "need the course at the same path")
+    g.add_argument("--force", action="store_true",
+                   help="regrade every submission, also those unchanged since their last grading")
     g.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
     g.set_defaults(func=_grade)
 
@@ -146,6 +176,11 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="release, grade a synthetic class and print the score table")
     d.add_argument("labs", nargs="*", metavar="LAB", help="labs to show (default: all)")
     d.set_defaults(func=_demo)
+
+    rp = sub.add_parser("report", help="write grades/LAB-report.html from the grades of LAB "
+                                       "(scores, pass rates, failure messages, flags, times)")
+    rp.add_argument("lab", metavar="LAB")
+    rp.set_defaults(func=_report)
     return p
 
 

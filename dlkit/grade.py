@@ -1,29 +1,44 @@
 """`dlkit grade LAB`: autograde every submission of a lab, then feedback and a grades CSV.
 
-Steps (in order):
+Steps (in order; each needs the one before unless said):
     1. collect   the students with a submitted/<student>/LAB/ folder; a folder without exactly
                  one notebook named as released, in nbformat 4, is `invalid_submission` with
                  the reason, and never reaches nbgrader
-    2. generate  load the lab's current source into the gradebook (the student version goes to
-                 a scratch folder: release/ is only ever written by `dlkit release`)
-    3. autograde each submission, one after the other, each within the per-notebook budget;
-                 a crash or a time-out is that student's result and the batch goes on
-    4. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/
-    5. export    grades/LAB.csv (one row per student, one column per question, the total, and
-                 the reasons to review it by hand found by dlkit.scan)
+    2. resume    a submission whose files (sha256) and lab source are those of its result in
+                 grades/.state/LAB.json, and which the gradebook still holds, keeps that result
+                 (`force` regrades it); only the rest goes on
+    3. generate  load the lab's current source into the gradebook (the student version goes to
+                 a scratch folder: release/ is only ever written by `dlkit release`), and into a
+                 scratch *template* course whose gradebook every task starts from; both before
+                 4 (tasks copy the template, the writer needs the lab in the gradebook), side by
+                 side with the Dask cluster's start, and skipped when the state says they were
+                 done for this very source, config and nbgrader
+    4. autograde one Dask task per submission (dlkit.dispatch), each in its own process and
+                 scratch course within the per-notebook budget; as each task finishes, the
+                 client alone writes its result into the gradebook and autograded/ (dlkit.writer)
+                 and then the resume state, so an interrupted batch keeps what it finished; a
+                 crash, a time-out or a task that raised is that student's result
+    5. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/ (after 4: it reads the
+                 gradebook and autograded/)
+    6. export    grades/LAB.csv (one row per student, one column per question, the total, and
+                 the reasons to review it by hand found by dlkit.scan and dlkit.integrity) and
+                 grades/LAB.json
+    7. report    grades/LAB-report.html (dlkit.report), from the files of 6: after them, so
+                 that a failing report never loses grades already saved
 """
 from __future__ import annotations
 
+import concurrent.futures
 import csv
+import hashlib
 import json
 import os
 import pathlib
+import tempfile
 import time
 
-from . import DlkitError, course as course_mod, notebooks, results, runner, scan
-from . import sandbox as sandbox_mod
-
-
+from . import DlkitError, course as course_mod, dispatch, notebooks, results, runner, scan
+from . import report as report_mod, sandbox as sandbox_mod
 def collect(course, lab: str) -> list[str]:
     """Students with a submitted/<student>/LAB/ folder, sorted."""
     if not course.submitted.is_dir():
@@ -74,15 +89,32 @@ def _invalid(lab: str, source_nb, reason: str) -> dict:
 
 
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
-          sandbox: bool = True, progress=None) -> dict:
+          sandbox: bool = True, jobs: int | None = None, scheduler: str | None = None,
+          force: bool = False, progress=None) -> dict:
     """Autograde `lab` for every submitted student (or only `students`) into the gradebook.
 
-    Returns {"lab", "students": {student: result}, "csv": path, "feedback": dir}, where each
-    result is shaped like `dlkit try --json` plus "status".
-    `progress(done, total, student, result)` is called once with done=0 and student=None
-    when grading starts, then after each submission. `sandbox=False` runs the students' code
-    with your own rights (`--unsafe-no-sandbox`); otherwise no sandbox is an error.
+    Args:
+        lab: the lab id, e.g. "lab01".
+        root: the course directory (default: found from the current directory).
+        students: only these students (default: every submitted/<student>/LAB/).
+        sandbox: run the students' code in the sandbox (dlkit.sandbox); False runs it with your
+            own rights (`--unsafe-no-sandbox`). No sandbox to be had is an error.
+        jobs: Dask worker processes of the LocalCluster (default: the CPU count).
+        scheduler: the address of an existing Dask scheduler (e.g. "tcp://10.0.0.5:8786") to
+            grade on instead of a LocalCluster; its workers need the course at the same path.
+        force: regrade every submission, also those whose recorded result is still current.
+        progress: optional `progress(done, total, student, result, running=0)`: called once per
+            submission settled (kept from the last run, with result["kept"] true; invalid; or
+            graded now, with the count of tasks still running), and once with student=None and
+            result["status"] == "started" when the grading of the rest starts.
+
+    Returns:
+        {"lab", "students": {student: result}, "graded": [...], "skipped": [...], "csv": path,
+        "feedback": dir, "report": path, "seconds"}, where each result is shaped like
+        `dlkit try --json` plus "status" and "seconds", and "skipped" lists the submissions kept
+        from the last run.
     """
+    started = time.monotonic()
     course = course_mod.load(root)
     course.check_lab(lab)
     source_nb = notebooks.read(course.source_notebook(lab))
@@ -98,50 +130,177 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     invalid = {s: why for s in everyone
                if (why := check_submission(course.submitted / s / lab, expected))}
     valid = [s for s in everyone if s not in invalid]
-
     kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root], limits=course.limits(lab),
                                         data_files=course.data_files(lab))
-    logs = course.root / "logs"
-    generated = runner.run_command(course.root, "generate", lab, ".dlkit/release",    # 2. generate
-                                   timeout=600, log=logs / f"{lab}-generate.log")
-    if not generated.get("success"):
-        raise DlkitError(f"nbgrader generate_assignment {lab} failed:\n{generated.get('error')}")
+
+    state = State(course, lab)                                                    # 2. resume
+    for student in invalid:
+        state.forget(student)
+    kept = {} if force else state.current(valid)
+    todo = [s for s in valid if s not in kept]
 
     out: dict[str, dict] = {}
-    started = time.monotonic()
 
-    def on_result(event):
-        result = results.summarize(lab, source_nb, event)
-        result["status"] = event.get("status", "graded")
-        result["flags"] = _flags(course, lab, event["student"])
-        result["seconds"] = round(time.monotonic() - on_result.t0, 1)
-        on_result.t0 = time.monotonic()
-        out[event["student"]] = result
+    def settle(student, result, running=0):
+        out[student] = result
         if progress:
-            progress(len(out), len(everyone), event["student"], result)
-    on_result.t0 = started
+            progress(len(out), len(everyone), student, result, running=running)
 
-    if progress:  # starts the clock of the progress line
-        progress(0, len(everyone), None, {"lab": lab, "status": "started"})
+    for student, result in kept.items():
+        out[student] = result
+        if progress:
+            progress(len(out), len(everyone), student, {**result, "kept": True})
     for student, reason in invalid.items():
-        out[student] = _invalid(lab, source_nb, reason)
-        if progress:
-            progress(len(out), len(everyone), student, out[student])
-    if valid:
-        runner.autograde(course.root, lab, valid, timeout=course.notebook_timeout,    # 3. autograde
-                         log=logs / f"{lab}-autograde.log", on_result=on_result, env=kernel_env)
+        settle(student, _invalid(lab, source_nb, reason))
+    if progress:  # starts the clock of the progress bar (ETA from the submissions graded now)
+        progress(len(out), len(everyone), None, {"lab": lab, "status": "started"}, running=0)
+
+    logs = course.root / "logs"
+    if todo:
+        _autograde(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
+                   job={"root": str(course.root), "lab": lab, "timeout": course.notebook_timeout,
+                        "env": kernel_env})
 
     feedback = {"success": True}
-    if any(course.autograded.glob(f"*/{lab}/*.ipynb")):
-        feedback = runner.run_command(course.root, "feedback", lab,                   # 4. feedback
+    autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
+    if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
+        feedback = runner.run_command(course.root, "feedback", lab,                   # 5. feedback
                                       timeout=600, log=logs / f"{lab}-feedback.log")
     if not feedback.get("success"):
         raise DlkitError(f"nbgrader generate_feedback {lab} failed:\n{feedback.get('error')}")
 
-    csv_path = export_csv(course, lab, source_nb, out)                                # 5. export
+    csv_path = export_csv(course, lab, source_nb, out)                                # 6. export
     (course.grades / f"{lab}.json").write_text(json.dumps(out, indent=1))
-    return {"lab": lab, "students": out, "csv": str(csv_path),
-            "feedback": str(course.feedback), "seconds": round(time.monotonic() - started, 1)}
+    report_path = report_mod.write_report(root=course.root, lab=lab)                  # 7. report
+    return {"lab": lab, "students": out, "graded": todo, "skipped": sorted(kept),
+            "csv": str(csv_path), "feedback": str(course.feedback), "report": str(report_path),
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job) -> None:
+    """Steps 3 and 4 of `grade`: generate, then one Dask task per submission, one writer."""
+    from . import writer as writer_mod
+
+    logs = course.root / "logs"
+    with tempfile.TemporaryDirectory(prefix=f"dlkit-grade-{lab}-") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        # 3. generate, side by side with the cluster's start: the template (unless kept from
+        # the last run), the real gradebook (unless it holds this very source already)
+        def generate():
+            result = runner.run_command(course.root, "generate", lab, ".dlkit/release",
+                                        timeout=600, log=logs / f"{lab}-generate.log")
+            if not result.get("success"):
+                raise DlkitError(f"nbgrader generate_assignment {lab} failed:\n{result.get('error')}")
+            state.remember_generated()
+
+        template = state.template()
+        if template is None:
+            template = pool.submit(dispatch.make_template, course, lab, pathlib.Path(tmp) / "template")
+        real = None if state.was_generated else pool.submit(generate)
+        with dispatch.connect(workers=jobs, scheduler=scheduler, tasks=len(todo)) as client:
+            if real is not None:
+                real.result()
+            with writer_mod.Writer(course, lab) as writer:
+                if real is None and not writer.has_assignment():  # the gradebook was replaced
+                    generate()
+                if not isinstance(template, bytes):
+                    template = state.keep_template(template.result())
+
+                def on_result(task, running):                                     # one writer
+                    student = task["student"]
+                    event = {**task["event"], "student": student}
+                    writer.record(student, task)
+                    result = results.summarize(lab, source_nb, event)
+                    result["status"] = event.get("status", "graded")
+                    result["flags"] = _flags(course, lab, student) + results.integrity_flags(event)
+                    result["seconds"] = task.get("seconds")
+                    state.remember(student, task.get("sha256"), result)
+                    settle(student, result, running)
+
+                dispatch.run(client, [{**job, "student": s} for s in todo], template,  # 4.
+                             on_result=on_result)
+
+
+class State:
+    """grades/.state/LAB.json: per student, the sha256 of the graded files and the result.
+
+    Written after each result (atomically), so that an interrupted batch resumes. Everything in
+    it holds for one `key`: the lab's source notebook, the course config and nbgrader's version;
+    when any changes, every result is stale. A result is current when the submission's files
+    are those it was graded from, it was not a `grading_error` (a failure of the grading
+    machinery, always retried), and the gradebook (and autograded/, when graded) still hold it.
+    It also remembers that the gradebook was generated from this key, and keeps the template
+    gradebook (grades/.state/LAB.gradebook.db), so that a rerun generates nothing.
+    """
+
+    def __init__(self, course, lab: str):
+        from importlib.metadata import version
+
+        self.course, self.lab = course, lab
+        self.path = course.grades / ".state" / f"{lab}.json"
+        self.template_path = self.path.with_suffix(".gradebook.db")
+        key = hashlib.sha256(course.source_notebook(lab).read_bytes())
+        key.update((course.root / course_mod.CONFIG_NAME).read_bytes())
+        key.update(version("nbgrader").encode())
+        self.key = key.hexdigest()
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        fresh = data.get("key") == self.key
+        self.students = data.get("students", {}) if fresh else {}
+        self.was_generated = fresh and data.get("generated", False)
+        self.has_template = fresh and data.get("template", False) and self.template_path.is_file()
+
+    def current(self, students: list[str]) -> dict[str, dict]:
+        """{student: recorded result} of the students whose recorded result is still current."""
+        candidates = {}
+        for student in students:
+            entry = self.students.get(student)
+            if not entry or entry["result"].get("status") == "grading_error":
+                continue
+            folder = self.course.submitted / student / self.lab
+            if entry.get("sha256") != dispatch.folder_sha256(folder):
+                continue
+            if entry["result"]["status"] in ("graded", "kernel_died") and not any(
+                    (self.course.autograded / student / self.lab).glob("*.ipynb")):
+                continue
+            candidates[student] = entry["result"]
+        if not candidates:
+            return {}
+        from .writer import Writer
+        with Writer(self.course, self.lab) as writer:
+            return {s: r for s, r in candidates.items() if writer.has_submission(s)}
+
+    def remember_generated(self) -> None:
+        self.was_generated = True
+        self._save()
+
+    def template(self) -> bytes | None:
+        return self.template_path.read_bytes() if self.has_template else None
+
+    def keep_template(self, template: bytes) -> bytes:
+        self.template_path.parent.mkdir(parents=True, exist_ok=True)
+        self.template_path.write_bytes(template)
+        self.has_template = True
+        self._save()
+        return template
+
+    def remember(self, student: str, sha256: str | None, result: dict) -> None:
+        self.students[student] = {"sha256": sha256, "result": result}
+        self._save()
+
+    def forget(self, student: str) -> None:
+        if self.students.pop(student, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"lab": self.lab, "key": self.key, "generated": self.was_generated,
+                                   "template": self.has_template, "students": self.students},
+                                  indent=1))
+        os.replace(tmp, self.path)
 
 
 def _flags(course, lab: str, student: str) -> list[str]:

@@ -1,10 +1,17 @@
 """`dlkit grade`: a whole class into the gradebook, feedback and a grades CSV; one bad
-submission is that student's result and the batch goes on."""
+submission is that student's result and the batch goes on. Grading runs as Dask tasks (one per
+submission, a LocalCluster here; tests/test_grade_dask.py has a real scheduler and workers), and
+the gradebook they leave is the one plain `nbgrader autograde` writes."""
 from __future__ import annotations
 
 import csv
 import json
+import os
+import pathlib
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -36,19 +43,21 @@ def _student_nb(course_root, *, blank=False, replacements=None):
 
 
 @pytest.mark.xdist_group("grade")
-def test_grade_records_every_student_and_goes_on_past_bad_ones(course_copy):
+def test_a_local_cluster_grades_every_student_and_writes_what_nbgrader_writes(course_copy):
     # a tight per-notebook budget so that the endless loop is cut quickly
     config = course_copy / "nbgrader_config.py"
     config.write_text(config.read_text().replace("c.Dlkit.notebook_timeout = 900",
                                                  "c.Dlkit.notebook_timeout = 30"))
     mutant = next((FIXTURES / LAB / "mutants").glob("loss__*.py"))
     _submit(course_copy, "alice", _student_nb(course_copy))
+    (course_copy / "submitted" / "alice" / LAB / "timestamp.txt").write_text("2026-11-20 17:59:30 UTC")
     _submit(course_copy, "bob", _student_nb(course_copy, blank=True))
     _submit(course_copy, "carol", _student_nb(course_copy, replacements={"loss": mutant.read_text()}))
-    _submit(course_copy, "dave", _student_nb(course_copy, replacements={"optimal_w": "while True:\n    pass\n"}))
+    _submit(course_copy, "dave", _student_nb(course_copy, replacements={"optimal_w": "import time\nwhile True:\n    time.sleep(1)\n"}))
     _submit(course_copy, "erin", raw="this is not a notebook")
+    submitted = {p: p.read_bytes() for p in (course_copy / "submitted").rglob("*") if p.is_file()}
 
-    out = grade(lab=LAB, root=course_copy)
+    out = grade(lab=LAB, root=course_copy, jobs=2)
     res = out["students"]
     assert sorted(res) == ["alice", "bob", "carol", "dave", "erin"]
     assert res["alice"]["total"] == res["alice"]["max_total"] > 0
@@ -56,6 +65,8 @@ def test_grade_records_every_student_and_goes_on_past_bad_ones(course_copy):
     assert 0 < res["carol"]["total"] < res["carol"]["max_total"]
     assert res["dave"]["status"] == "timed_out" and res["dave"]["total"] == 0.0
     assert res["erin"]["status"] == "invalid_submission" and res["erin"]["total"] == 0.0
+    assert sorted(out["graded"]) == ["alice", "bob", "carol", "dave"] and out["skipped"] == []
+    assert {p: p.read_bytes() for p in (course_copy / "submitted").rglob("*") if p.is_file()} == submitted
 
     with open(out["csv"]) as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
@@ -67,7 +78,56 @@ def test_grade_records_every_student_and_goes_on_past_bad_ones(course_copy):
         html = list((course_copy / "feedback" / student / LAB).glob("*.html"))
         assert html, f"no feedback for {student}"
         assert re.search(r"\b\d+(\.\d+)? / 11\b|\bScore", html[0].read_text())
+    assert not (course_copy / "autograded" / "dave").exists()
     assert json.loads((course_copy / "grades" / f"{LAB}.json").read_text())["alice"]["status"] == "graded"
+
+    # the same submissions through plain, sequential `nbgrader autograde` in a copy of the course
+    reference = _plain_nbgrader(course_copy, ["alice", "bob", "carol"])
+    ours = _gradebook(course_copy / "gradebook.db", ["alice", "bob", "carol"])
+    assert ours == _gradebook(reference / "gradebook.db", ["alice", "bob", "carol"])
+    assert ours["alice"]["timestamp"].startswith("2026-11-20 17:59:30")
+    manual = [g for nb in ours["alice"]["notebooks"].values() for name, g in nb["grades"].items()
+              if g["cell_type"] == "markdown"]
+    assert manual and all(g["needs_manual_grade"] and g["auto_score"] is None for g in manual)
+    dave = _gradebook(course_copy / "gradebook.db", ["dave"])["dave"]["notebooks"]
+    assert all(g["auto_score"] == 0 for nb in dave.values() for g in nb["grades"].values()
+               if g["cell_type"] == "code")
+
+
+def _plain_nbgrader(course_root, students) -> pathlib.Path:
+    """A copy of the course with `students`' submissions graded by the nbgrader command itself."""
+    ref = course_root.parent / "reference"
+    ref.mkdir()
+    shutil.copy2(course_root / "nbgrader_config.py", ref / "nbgrader_config.py")
+    for name in ("source", "data"):
+        shutil.copytree(course_root / name, ref / name)
+    for student in students:
+        shutil.copytree(course_root / "submitted" / student, ref / "submitted" / student)
+    bin_dir = pathlib.Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for command in (["generate_assignment", LAB, "--force"], ["autograde", LAB, "--force"]):
+        proc = subprocess.run([str(bin_dir / "nbgrader"), *command], cwd=ref, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return ref
+
+
+def _gradebook(db: pathlib.Path, students) -> dict:
+    """What a gradebook holds for these students' submissions of LAB, as comparable data."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for student in students:
+            sub = gb.find_submission(LAB, student)
+            out[student] = {"timestamp": str(sub.timestamp), "notebooks": {nb.name: {
+                "late_submission_penalty": nb.late_submission_penalty,
+                "grades": {g.name: {"cell_type": g.cell_type, "auto_score": g.auto_score,
+                                    "manual_score": g.manual_score, "max_score": g.max_score,
+                                    "needs_manual_grade": g.needs_manual_grade} for g in nb.grades},
+                "comments": {c.name: c.auto_comment for c in nb.comments},
+            } for nb in sub.notebooks}}
+    return out
 
 
 def test_grade_with_nothing_submitted_is_a_clear_error(course_copy):

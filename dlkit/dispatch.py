@@ -1,0 +1,381 @@
+"""`dlkit grade` on Dask: each submission is one task, in its own process and scratch course.
+
+The client (the process running `dlkit grade`) generates the lab once into a scratch *template*
+course and hands its gradebook to every task. A task runs on a Dask worker and never writes in
+the real course; it returns plain data, and the client (`dlkit.writer`) is the one writer of the
+gradebook and of autograded/.
+
+Steps of one task (`grade_submission`; each needs the one before):
+    1. scratch    a scratch course: the config with the gradebook pinned to the scratch folder
+                  (a PostgreSQL `db_url` in the course config must never be reached from a
+                  task), the lab's source, the course data, and the template's gradebook.db
+    2. submit     a copy of submitted/<student>/LAB/ and the sha256 of what was copied
+    3. autograde  nbgrader autograde in a warm worker process (`WarmWorker`: nbgrader imported
+                  once per Dask worker, not once per submission), with what `runner.autograde`
+                  gives: the per-notebook budget, the sandbox environment, and the timed_out /
+                  crashed statuses (a fresh process after a kill)
+    4. read back  the scratch gradebook's entries for that submission (scores, comments,
+                  timestamp) and the autograded folder (notebook bytes; other files by reference
+                  to the submission or source file they copy)
+
+Workers need the course at the same path as the client (a shared file system, or a copy synced
+before grading) and the same Python environment (dlkit installed, bubblewrap for the sandbox).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import traceback
+
+from . import DlkitError, course as course_mod, runner, scratch
+
+# A file of the autograded folder bigger than this, that is a copy of a submitted or source file,
+# travels back by reference (the client copies it from its own course) rather than as bytes.
+INLINE_BYTES = 256 * 1024
+
+
+# --- both sides ---------------------------------------------------------------------------------
+
+def folder_sha256(folder: os.PathLike | str) -> str:
+    """sha256 over every file under `folder`: relative paths and contents, in sorted order."""
+    folder = pathlib.Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(_file_sha256(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _file_sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scratch_course(course, lab: str, workdir: pathlib.Path) -> pathlib.Path:
+    """`scratch.copy_course`, with the scratch course's own sqlite gradebook pinned in its config."""
+    scratch.copy_course(course, lab, workdir)
+    config = workdir / course_mod.CONFIG_NAME
+    with open(config, "a") as f:
+        f.write("\n# dlkit grade: this scratch course's own gradebook, never the course's\n"
+                f"c.CourseDirectory.db_url = {'sqlite:///' + str(workdir / 'gradebook.db')!r}\n")
+    return workdir
+
+
+def make_template(course, lab: str, workdir: pathlib.Path) -> bytes:
+    """Generate `lab` once in a scratch course and return its gradebook.db, for every task."""
+    scratch_course(course, lab, workdir)
+    result = runner.run_command(workdir, "generate", lab, ".dlkit/release", timeout=600,
+                                log=course.root / "logs" / f"{lab}-template.log")
+    if not result.get("success"):
+        raise DlkitError(f"nbgrader generate_assignment {lab} failed in the template course:\n"
+                         f"{result.get('error')}")
+    return (workdir / "gradebook.db").read_bytes()
+
+
+# --- the task (on a Dask worker) ----------------------------------------------------------------
+
+def grade_submission(job: dict, template: bytes) -> dict:
+    """Grade one submission in a scratch course and return plain data (never raises).
+
+    `job`: {"root", "lab", "student", "timeout", "env"}. Returns {"student", "event" (the
+    worker's result event: "status", "notebooks" with per-cell scores, "error"), "sha256" (of
+    the files graded), "gradebook" (the scratch gradebook's entries, when nbgrader finished),
+    "autograded" (files), "host", "seconds", "timing" (seconds per step)}. Anything that goes
+    wrong outside the student's own code is `status: "grading_error"` with the message.
+    """
+    started = time.monotonic()
+    lab, student = job["lab"], job["student"]
+    out = {"student": student, "host": socket.gethostname(), "sha256": None,
+           "gradebook": None, "autograded": [], "timing": {}}
+
+    def lap(step):
+        out["timing"][step] = round(time.monotonic() - started - sum(out["timing"].values()), 2)
+
+    try:
+        if job["env"].get("DLKIT_SANDBOX", "off") != "off":
+            from . import sandbox
+            why = sandbox.unavailable()
+            if why:
+                raise DlkitError(f"no sandbox on worker {out['host']}: {why}")
+        course = course_mod.load(job["root"])
+        submitted = course.submitted / student / lab
+        if not submitted.is_dir():
+            raise DlkitError(f"{submitted} is not on worker {out['host']}: workers need the "
+                             "course at the same path as the client")
+        with tempfile.TemporaryDirectory(prefix=f"dlkit-grade-{lab}-") as tmp:
+            work = scratch_course(course, lab, pathlib.Path(tmp) / "course")         # 1. scratch
+            (work / "gradebook.db").write_bytes(template)
+            mine = work / "submitted" / student / lab                                 # 2. submit
+            shutil.copytree(submitted, mine)
+            out["sha256"] = folder_sha256(mine)
+            lap("scratch")
+            event = WarmWorker.get(job["env"]).autograde(work, lab, student,       # 3. autograde
+                                                        timeout=job["timeout"])
+            out["event"] = event
+            lap("autograde")
+            if event.get("success"):  # graded, or kernel_died: scored up to that cell  # 4.
+                out["gradebook"] = read_submission(work / "gradebook.db", lab, student)
+                out["autograded"] = autograded_files(work / "autograded" / student / lab,
+                                                     mine, work / "source" / lab)
+                lap("read_back")
+    except Exception as exc:  # noqa: BLE001 - one student's result, never the batch's end
+        out["event"] = error_event(student, exc)
+    out["seconds"] = round(time.monotonic() - started, 2)
+    return out
+
+
+def error_event(student: str, exc: BaseException) -> dict:
+    """The result event of a task that failed outside the student's code."""
+    message = str(exc) if isinstance(exc, DlkitError) else \
+        "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return {"event": "done", "student": student, "success": False, "status": "grading_error",
+            "error": message, "notebooks": []}
+
+
+def read_submission(db: pathlib.Path, lab: str, student: str) -> dict:
+    """What nbgrader autograde wrote for one submission in a (scratch) gradebook, as plain data."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        sub = gb.find_submission(lab, student)
+        return {
+            "timestamp": sub.timestamp.isoformat() if sub.timestamp else None,
+            "notebooks": [{
+                "name": nb.name,
+                "late_submission_penalty": nb.late_submission_penalty,
+                "grades": [{"name": g.name, "cell_type": g.cell_type, "auto_score": g.auto_score,
+                            "max_score": g.max_score, "needs_manual_grade": bool(g.needs_manual_grade)}
+                           for g in nb.grades],
+                "comments": [{"name": c.name, "auto_comment": c.auto_comment} for c in nb.comments],
+            } for nb in sub.notebooks],
+        }
+
+
+def autograded_files(folder: pathlib.Path, submitted: pathlib.Path, source: pathlib.Path) -> list[dict]:
+    """The autograded folder as [{"path", "mode", "sha256", "bytes" | "copy_of"}].
+
+    Notebooks and small files travel as bytes; a big file that is a copy of a submitted file or
+    of a source file (data the student kept beside the notebook) travels as "copy_of":
+    ["submitted" | "source", relative path], which the client copies from its own course.
+    """
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        entry = {"path": rel, "mode": path.stat().st_mode & 0o777, "sha256": _file_sha256(path)}
+        if path.suffix != ".ipynb" and path.stat().st_size > INLINE_BYTES:
+            for origin, base in (("source", source), ("submitted", submitted)):
+                twin = base / rel
+                if twin.is_file() and _file_sha256(twin) == entry["sha256"]:
+                    entry["copy_of"] = [origin, rel]
+                    break
+        if "copy_of" not in entry:
+            entry["bytes"] = path.read_bytes()
+        files.append(entry)
+    return files
+
+
+class WarmWorker:
+    """A long-lived `python -m dlkit.dispatch` process that autogrades one submission per request.
+
+    Importing nbgrader costs about 6 s of CPU, more than a lab01 notebook takes to run, so each
+    Dask worker process keeps one of these per sandbox environment (one per lab) instead of
+    starting a `dlkit.worker` per submission. The rules are `runner.autograde`'s: a request
+    gets `timeout` seconds from the moment nbgrader starts on it; past that the process and its
+    kernels are killed and the submission is `timed_out`; a process that dies under a request
+    makes it `crashed`; the next request starts a fresh process.
+    """
+
+    _warm: dict[str, "WarmWorker"] = {}
+
+    @classmethod
+    def get(cls, env: dict) -> "WarmWorker":
+        # one per thread: a Dask worker with several threads runs several tasks at once
+        key = f"{threading.get_ident()} {json.dumps(env, sort_keys=True)}"
+        if key not in cls._warm:
+            cls._warm[key] = cls(env)
+        return cls._warm[key]
+
+    def __init__(self, env: dict):
+        self.env, self.proc, self.lines, self.log = env, None, None, None
+
+    def _start(self) -> None:
+        import queue
+        import subprocess
+        import sys
+
+        if self.log is not None:
+            self.log.close()
+        self.log = tempfile.TemporaryFile("w+", errors="replace")  # nbgrader's log: no file left
+        self.proc = subprocess.Popen([sys.executable, "-m", "dlkit.dispatch"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env=runner._worker_env(self.env))
+        self.lines = queue.Queue()
+        threading.Thread(target=runner._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+
+    def _kill(self) -> None:
+        if self.proc is not None:
+            runner.kill_tree(self.proc)
+        self.proc = None
+
+    def autograde(self, root: pathlib.Path, lab: str, student: str, *, timeout: float) -> dict:
+        """The result event of one submission of the scratch course at `root`."""
+        import queue
+
+        from .worker import PREFIX
+
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        self.proc.stdin.write(json.dumps({"root": str(root), "lab": lab, "student": student}) + "\n")
+        self.proc.stdin.flush()
+        started, deadline = False, time.monotonic() + 600  # a fresh process imports nbgrader first
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+            except queue.Empty:
+                line = ""
+            if line is None:  # the process's stdout closed: it died under this submission
+                code = self.proc.wait()
+                self.proc = None
+                return self._failed(student, "crashed", f"the grading process died (exit {code})")
+            if line.startswith(PREFIX):
+                event = json.loads(line[len(PREFIX):])
+                if event["event"] == "start":
+                    started, deadline = True, time.monotonic() + timeout
+                elif event["event"] == "done":  # the statuses of runner.autograde
+                    event["status"] = "graded" if event["success"] else "autograde_failed"
+                    if event["success"] and event.get("kernel_died"):
+                        event["status"] = "kernel_died"
+                        event["error"] = (f"the kernel died while running "
+                                          f"{event['kernel_died']['cell']}; later tests got 0")
+                    return event
+            if time.monotonic() > deadline:
+                self._kill()
+                if not started:
+                    return self._failed(student, "grading_error", "the grading process did not start in time")
+                return self._failed(student, "timed_out", f"grading took more than {timeout:.0f} s")
+
+    def _failed(self, student: str, status: str, error: str) -> dict:
+        tail = ""
+        if self.log is not None:
+            self.log.seek(0)
+            lines = self.log.read().splitlines()[-15:]
+            tail = "\n    " + "\n    ".join(lines) if lines else ""
+        return {"event": "done", "student": student, "success": False, "status": status,
+                "error": error + tail, "notebooks": []}
+
+
+def serve() -> None:
+    """The warm worker's loop: one JSON request a line on stdin, `dlkit.worker` events out."""
+    import sys
+
+    from . import worker
+
+    import nbgrader.apps  # noqa: F401 - the import is the cost a warm process pays once
+
+    threading.Thread(target=_die_with_parent, args=(os.getppid(),), daemon=True).start()
+    for line in sys.stdin:
+        request = json.loads(line)
+        root, lab, student = request["root"], request["lab"], request["student"]
+        os.chdir(root)  # nbgrader resolves some paths against the current directory
+        api, config = worker.make_api(root)
+        worker.emit(event="start", student=student)
+        result = api.autograde(lab, student, force=True, create=True)
+        ok = bool(result.get("success"))
+        # what `dlkit.worker autograde` reports, so that the same rules read it
+        worker.emit(event="done", student=student, success=ok, error=worker._error(result),
+                    **worker.integrity_report(root, lab, student),
+                    **(worker.scores(config, root, lab, student) if ok else {"notebooks": []}))
+        os.chdir("/")
+
+
+def _die_with_parent(parent: int) -> None:
+    """A Dask worker killed outright (an interrupt) takes its warm process and kernels along."""
+    import signal
+
+    while os.getppid() == parent:
+        time.sleep(1)
+    for pid in runner._descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(1)
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def connect(*, workers: int | None = None, scheduler: str | None = None, tasks: int = 1):
+    """A Dask client: on the scheduler at `scheduler`, or on a LocalCluster started here.
+
+    The LocalCluster has `workers` processes (default: the CPU count; never more than `tasks`),
+    one thread each, and its dashboard on a free port. Both are closed on the way out.
+    """
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        workers = max(1, min(workers or os.cpu_count() or 1, tasks))
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run(client, jobs: list[dict], template: bytes, *, on_result=None) -> None:
+    """Submit one task per job and call `on_result(result, running)` as each one finishes.
+
+    A task that raises, or whose worker dies, is that student's `grading_error`. Tasks still
+    pending when this returns early (an interrupt) are cancelled.
+    """
+    from distributed import as_completed
+
+    futures = {}
+    try:
+        shared = client.scatter(template)
+        for job in jobs:
+            future = client.submit(grade_submission, job, shared, pure=False,
+                                   key=f"grade-{job['lab']}-{job['student']}-{time.time_ns()}")
+            futures[future] = job["student"]
+        pending = len(futures)
+        for future in as_completed(list(futures)):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler, ...
+                result = {"student": student, "event": error_event(student, exc), "sha256": None,
+                          "gradebook": None, "autograded": [], "host": None, "seconds": None,
+                          "timing": {}}
+            pending -= 1
+            future.release()
+            if on_result:
+                threads = sum(client.nthreads().values()) if pending else 0
+                on_result(result, min(pending, threads))
+    finally:
+        left = [f for f in futures if not f.done()]
+        if left:
+            client.cancel(left)
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,136 @@
+"""The one writer of `dlkit grade`: task results into the real gradebook and autograded/.
+
+Tasks (`dlkit.dispatch`) grade in scratch courses and return plain data; only the client writes
+the course, through nbgrader's own Gradebook API, what `nbgrader autograde` itself would have
+written there (nbgrader's `Autograde.init_assignment` and `SaveAutoGrades`):
+    student          created if needed (update_or_create_student)
+    submission       created if needed, with the timestamp of submitted/.../timestamp.txt
+    grades           auto_score of each grade cell; needs_manual_grade when there is no
+                     auto_score or a manual score already given (SaveAutoGrades' rule: a TA's
+                     manual scores are kept and flagged for review)
+    comments         auto_comment ("No response." for an unchanged answer)
+    late penalty     late_submission_penalty of each notebook
+    autograded/      the autograded notebook and the files nbgrader put beside it
+
+A submission that nbgrader could not finish (timed_out, crashed, autograde_failed, grading_error) gets
+its submission row, 0 on its autograded (code) cells, which is what grades/LAB.csv says, and no
+autograded/ folder (nbgrader removes a failed one too).
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import warnings
+
+from .course import CONFIG_NAME
+
+
+def course_db(root: pathlib.Path) -> tuple[str, str]:
+    """(db_url, course_id) of the course, as nbgrader reads them from the course config."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_NAME, path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    coursedir = CourseDirectory(config=config)
+    return coursedir.db_url, coursedir.course_id
+
+
+class Writer:
+    """`with Writer(course, lab) as w: w.record(student, task_result)`: one Gradebook session."""
+
+    def __init__(self, course, lab: str):
+        self.course, self.lab = course, lab
+        self.db_url, self.course_id = course_db(course.root)
+        self.gb = None
+
+    def __enter__(self) -> "Writer":
+        import nbgrader.api
+
+        from .worker import _alembic_head
+
+        nbgrader.api.get_alembic_version = _alembic_head  # no `alembic` subprocess per gradebook
+        self.gb = nbgrader.api.Gradebook(self.db_url, self.course_id)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.gb.close()
+
+    def has_assignment(self) -> bool:
+        from nbgrader.api import MissingEntry
+
+        try:
+            self.gb.find_assignment(self.lab)
+        except MissingEntry:
+            return False
+        finally:
+            self.gb.db.rollback()  # no read transaction left open while nbgrader writes
+        return True
+
+    def has_submission(self, student: str) -> bool:
+        from nbgrader.api import MissingEntry
+
+        try:
+            self.gb.find_submission(self.lab, student)
+        except MissingEntry:
+            return False
+        return True
+
+    def record(self, student: str, task: dict) -> None:
+        """Write one task result (see `dispatch.grade_submission`) into the course."""
+        from sqlalchemy.exc import SAWarning
+
+        with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush
+            warnings.simplefilter("ignore", SAWarning)
+            self._record(student, task)
+
+    def _record(self, student: str, task: dict) -> None:
+        gb, lab = self.gb, self.lab
+        entry = task.get("gradebook")
+        graded = entry is not None  # nbgrader finished: graded, or kernel_died at a cell
+        gb.update_or_create_student(student)
+        timestamp = entry.get("timestamp") if entry else None
+        gb.update_or_create_submission(lab, student, **({"timestamp": timestamp} if timestamp else {}))
+        for nb in gb.find_submission(lab, student).notebooks:
+            done = next((n for n in entry["notebooks"] if n["name"] == nb.name), None) if graded else None
+            if graded and done is None:
+                continue  # nbgrader left it untouched too
+            if done is not None:
+                nb.late_submission_penalty = done["late_submission_penalty"]
+            scores = {g["name"]: g["auto_score"] for g in done["grades"]} if done else {}
+            for grade in nb.grades:
+                if done is None:
+                    if grade.cell_type != "code":
+                        continue  # a written answer stays for a person to grade
+                    grade.auto_score = 0.0
+                elif grade.name in scores:
+                    grade.auto_score = scores[grade.name]
+                else:
+                    continue
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+            if done is not None:
+                comments = {c["name"]: c["auto_comment"] for c in done["comments"]}
+                for comment in nb.comments:
+                    if comment.name in comments:
+                        comment.auto_comment = comments[comment.name]
+        gb.db.commit()
+        self._autograded(student, task, graded)
+
+    def _autograded(self, student: str, task: dict, graded: bool) -> None:
+        dest = self.course.autograded / student / self.lab
+        if dest.exists():
+            shutil.rmtree(dest)
+        if not graded:
+            return
+        origins = {"submitted": self.course.submitted / student / self.lab,
+                   "source": self.course.source / self.lab}
+        for f in task["autograded"]:
+            path = dest / f["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if "bytes" in f:
+                path.write_bytes(f["bytes"])
+            else:
+                origin, rel = f["copy_of"]
+                shutil.copyfile(origins[origin] / rel, path)
+            os.chmod(path, f["mode"])
