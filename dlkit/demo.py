@@ -4,7 +4,8 @@ Steps (in order):
     1. release  regenerate release/ for every lab
     2. class    put a synthetic class in submitted/: the solution, a blank copy, and students
                 made from the mutants (known mistakes) and variants (other correct answers)
-                under tests/fixtures/LAB/
+                under tests/fixtures/LAB/, and from the adversarial submissions of
+                tests/fixtures/adversarial/LAB/ (code that tampers with grading, or crashes)
     3. grade    autograde each lab, write feedback and grades/LAB.csv
     4. report   print a score table with the paths of the feedback and the CSVs
 """
@@ -30,17 +31,32 @@ def pick(files: list[tuple[pathlib.Path, str]], count: int) -> list[pathlib.Path
     return chosen
 
 
-def make_class(course, lab: str, *, mutants: int = 3, variants: int = 2) -> list[str]:
+def by_outcome(files: list[tuple[pathlib.Path, str]], count: int) -> list[pathlib.Path]:
+    """Up to `count` adversarial files (<grade_id>__<what>__<outcome>.py), one per outcome."""
+    chosen, seen = [], set()
+    for path, _ in files:
+        outcome = path.stem.rsplit("__", 1)[-1]
+        if outcome not in seen and len(chosen) < count:
+            chosen.append(path)
+            seen.add(outcome)
+    return chosen
+
+
+def make_class(course, lab: str, *, mutants: int = 3, variants: int = 2, adversarial: int = 5) -> list[str]:
     """Write the synthetic class of `lab` into submitted/ and return the student ids."""
     source_nb = notebooks.read(course.source_notebook(lab))
     student_path = next((course.release / lab).glob("*.ipynb"))
     student_nb = notebooks.read(student_path)
     fixtures = course.root / "tests" / "fixtures" / lab
     members: list[tuple[str, dict, bool]] = [("solution", {}, False), ("blank", {}, True)]
-    for kind, count in (("mutant", mutants), ("variant", variants)):
-        folder = fixtures / f"{kind}s"
+    folders = {"mutant": fixtures / "mutants", "variant": fixtures / "variants",
+               "adversarial": fixtures.parent / "adversarial" / lab}
+    for kind, count in (("mutant", mutants), ("variant", variants), ("adversarial", adversarial)):
+        folder = folders[kind]
         if folder.is_dir() and any(folder.glob("*.py")):
-            for path in pick(fixture_files(folder), count):
+            files = fixture_files(folder)
+            chosen = by_outcome(files, count) if kind == "adversarial" else pick(files, count)
+            for path in chosen:
                 gid = path.name.split("__", 1)[0]
                 members.append((f"{kind}-{path.stem}", {gid: path.read_text()}, False))
     students = []
@@ -86,12 +102,14 @@ def table(graded: dict) -> str:
     labs = list(graded)
     students = sorted({s for g in graded.values() for s in g["students"]})
     width = max([len(s) for s in students] + [7])
-    lines = ["student".ljust(width) + "".join(f"  {lab:>12}" for lab in labs)]
+    lines = ["student".ljust(width) + "".join(f"  {lab:>12}" for lab in labs) + "  status / review"]
     lines.append("-" * len(lines[0]))
     for s in students:
-        cells = []
+        cells, notes = [], []
         for lab in labs:
             r = graded[lab]["students"].get(s)
             cells.append(f"  {r['total']:5.1f} / {r['max_total']:4.1f}" if r else f"  {'':>12}")
-        lines.append(s.ljust(width) + "".join(cells))
+            if r and (r["status"] != "graded" or r.get("flags")):
+                notes.append(f"{r['status']}, {len(r.get('flags', []))} flag(s)")
+        lines.append(s.ljust(width) + "".join(cells) + ("  " + "; ".join(notes) if notes else ""))
     return "\n".join(lines)

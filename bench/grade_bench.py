@@ -1,0 +1,127 @@
+"""Benchmark: a class of N copies of a lab's solution, graded three ways, in one run.
+
+    .venv/bin/python bench/grade_bench.py LAB [--copies N] [--jobs J] [--unsafe-no-sandbox]
+
+1. floor       `jupyter nbconvert --execute` of the solution notebook, once: the bare run time
+               of one notebook, times N / J is the least any grader can take
+2. nbgrader    plain `nbgrader autograde LAB` over the N submissions, one after the other, as a
+               TA runs it today (with the course's nbgrader_config.py, whose preprocessors are
+               cheap; no sandbox, no parallelism)
+3. dlkit       `dlkit grade LAB --jobs J` over the same N submissions (sandboxed unless told)
+
+Each runs in its own scratch copy of the course under a temporary folder; the real course is
+not touched. Prints the wall time of each, the ratio nbgrader / dlkit, and checks that both
+gave every copy full marks. Figures, not a test: it fails nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dlkit import course as course_mod, notebooks  # noqa: E402
+
+BIN = pathlib.Path(sys.executable).parent
+
+
+def make_course(course, lab: str, dest: pathlib.Path, copies: int) -> list[str]:
+    """A scratch course at `dest` with the lab released and `copies` solution submissions."""
+    dest.mkdir(parents=True)
+    shutil.copy2(course.root / "nbgrader_config.py", dest / "nbgrader_config.py")
+    shutil.copytree(course.source / lab, dest / "source" / lab)
+    shutil.copytree(course.data, dest / "data")
+    source_nb = notebooks.read(course.source_notebook(lab))
+    student_path = next((course.release / lab).glob("*.ipynb"))
+    student_nb = notebooks.read(student_path)
+    filled = notebooks.clear_outputs(notebooks.fill_solutions(student_nb, source_nb))
+    students = [f"student{k:03d}" for k in range(copies)]
+    for student in students:
+        folder = dest / "submitted" / student / lab
+        notebooks.write(filled, folder / student_path.name)
+        for data_file in course.data_files(lab):
+            shutil.copyfile(data_file, folder / data_file.name)
+    return students
+
+
+def run(command: list[str], cwd: pathlib.Path, log: pathlib.Path) -> float:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.run(command, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(f"  {' '.join(command[:3])} exited {proc.returncode}: see {log}")
+    return seconds
+
+
+def scores(course_root: pathlib.Path, lab: str) -> list[float]:
+    """Each student's total from the gradebook (what both graders write)."""
+    db = course_root / "gradebook.db"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT submitted_assignment.student_id, SUM(grade.auto_score) FROM grade "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
+            "WHERE assignment.name = ? GROUP BY submitted_assignment.student_id", (lab,)).fetchall()
+    return [float(total or 0) for _, total in rows]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("lab")
+    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--unsafe-no-sandbox", action="store_true")
+    args = parser.parse_args(argv)
+    course = course_mod.load(ROOT)
+    course.check_lab(args.lab)
+    points = sum(float(notebooks.meta(c).get("points", 0)) for c in
+                 notebooks.read(course.source_notebook(args.lab)).cells if notebooks.is_test(c))
+    print(f"{args.lab}: {args.copies} copies of the solution ({points:g} points each), "
+          f"{os.cpu_count()} CPUs, dlkit --jobs {args.jobs}")
+    with tempfile.TemporaryDirectory(prefix="dlkit-bench-") as tmp:
+        tmp = pathlib.Path(tmp)
+        source = course.source_notebook(args.lab)
+        floor = run([str(BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+                     "--ExecutePreprocessor.timeout=900", "--output-dir", str(tmp / "floor"), str(source)],
+                    source.parent, tmp / "floor.log")
+        print(f"  floor    nbconvert --execute, one notebook: {floor:7.1f} s "
+              f"(x {args.copies} / {args.jobs} jobs = {floor * args.copies / args.jobs:.1f} s)")
+
+        plain = tmp / "nbgrader"
+        make_course(course, args.lab, plain, args.copies)
+        generate = run([str(BIN / "nbgrader"), "generate_assignment", args.lab, "--force"], plain,
+                       tmp / "nbgrader-generate.log")
+        seconds = run([str(BIN / "nbgrader"), "autograde", args.lab], plain, tmp / "nbgrader.log")
+        got = scores(plain, args.lab)
+        print(f"  nbgrader autograde, sequential:       {seconds:7.1f} s  "
+              f"(+ {generate:.1f} s generate_assignment); full marks: {sum(s == points for s in got)}/{args.copies}")
+
+        ours = tmp / "dlkit"
+        make_course(course, args.lab, ours, args.copies)
+        command = [str(BIN / "dlkit"), "grade", args.lab, "--jobs", str(args.jobs)]
+        if args.unsafe_no_sandbox:
+            command.append("--unsafe-no-sandbox")
+        mine = run(command, ours, tmp / "dlkit.log")
+        got = scores(ours, args.lab)
+        print(f"  dlkit grade --jobs {args.jobs}:                {mine:7.1f} s  "
+              f"(feedback and CSV included); full marks: {sum(s == points for s in got)}/{args.copies}")
+        print(f"  ratio nbgrader / dlkit: {seconds / mine:.2f}x; dlkit / floor x copies / jobs: "
+              f"{mine / (floor * args.copies / args.jobs):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
