@@ -46,29 +46,42 @@ def train_lenet(ns, seed):
     return {"accuracy": _acc(model, X_te, y_te)}
 
 
-def transfer(ns, seed):
+def _task(ns, seed, make_lenet):
+    """The set-up of test_transfer_training with `seed`: the pre-trained base, the 50 images of
+    the new task and its test images."""
     keras = ns["keras"]
     X_tr, y_tr, X_te, y_te = _mnist(ns)
     keras.utils.set_random_seed(seed)
     first = y_tr < 5
-    base = ns["make_lenet"]((28, 28, 1), 5)
+    base = make_lenet(5)
     base.compile(optimizer=keras.optimizers.Adam(learning_rate=0.002),
                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     base.fit(X_tr[first], y_tr[first], epochs=3, batch_size=32, verbose=0)
     rng = np.random.default_rng(seed)
     few = np.concatenate([rng.choice(np.flatnonzero(y_tr == d), size=10, replace=False) for d in range(5, 10)])
-    X_few, y_few = X_tr[few], y_tr[few] - 5
     new = y_te >= 5
+    return base, X_tr[few], y_tr[few] - 5, X_te[new], y_te[new] - 5
+
+
+def _scratch_accuracy(keras, make_lenet, seed, X_few, y_few, X_new, y_new):
+    """The same architecture trained from scratch on the 50 images, as the hidden test does."""
     keras.utils.set_random_seed(seed + 1)
-    model = ns["transfer"](base, 5)
-    model.fit(X_few, y_few, epochs=EPOCHS, batch_size=16, verbose=0)
-    keras.utils.set_random_seed(seed + 1)
-    scratch = keras.Sequential(ns["make_lenet"]((28, 28, 1), 5).layers[:5]
-                               + [keras.layers.Dense(5, activation="softmax")])
+    scratch = keras.Sequential(make_lenet(5).layers[:5] + [keras.layers.Dense(5, activation="softmax")])
     scratch.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     scratch.fit(X_few, y_few, epochs=EPOCHS, batch_size=16, verbose=0)
-    acc, acc_scratch = _acc(model, X_te[new], y_te[new] - 5), _acc(scratch, X_te[new], y_te[new] - 5)
+    return _acc(scratch, X_new, y_new)
+
+
+def transfer(ns, seed):
+    keras = ns["keras"]
+    make_lenet = lambda n: ns["make_lenet"]((28, 28, 1), n)  # noqa: E731
+    base, X_few, y_few, X_new, y_new = _task(ns, seed, make_lenet)
+    keras.utils.set_random_seed(seed + 1)
+    model = ns["transfer"](base, 5)
+    model.fit(X_few, y_few, epochs=EPOCHS, batch_size=16, verbose=0)
+    acc = _acc(model, X_new, y_new)
+    acc_scratch = _scratch_accuracy(keras, make_lenet, seed, X_few, y_few, X_new, y_new)
     return {"accuracy": acc, "scratch": acc_scratch, "gain": acc - acc_scratch}
 
 
@@ -87,27 +100,11 @@ def _grader_lenet(keras, n_classes):
 
 def _grader_setup(ns, grader_seed=9):
     """The hidden test's base, few images and scratch accuracy, computed once."""
-    if grader_seed in _GRADER_BASE:
-        return _GRADER_BASE[grader_seed]
-    keras = ns["keras"]
-    X_tr, y_tr, X_te, y_te = _mnist(ns)
-    keras.utils.set_random_seed(grader_seed)
-    first = y_tr < 5
-    base = _grader_lenet(keras, 5)
-    base.compile(optimizer=keras.optimizers.Adam(learning_rate=0.002),
-                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    base.fit(X_tr[first], y_tr[first], epochs=3, batch_size=32, verbose=0)
-    rng = np.random.default_rng(grader_seed)
-    few = np.concatenate([rng.choice(np.flatnonzero(y_tr == d), size=10, replace=False) for d in range(5, 10)])
-    X_few, y_few = X_tr[few], y_tr[few] - 5
-    new = y_te >= 5
-    keras.utils.set_random_seed(grader_seed + 1)
-    scratch = keras.Sequential(_grader_lenet(keras, 5).layers[:5] + [keras.layers.Dense(5, activation="softmax")])
-    scratch.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
-                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    scratch.fit(X_few, y_few, epochs=EPOCHS, batch_size=16, verbose=0)
-    _GRADER_BASE[grader_seed] = (base, X_few, y_few, X_te[new], y_te[new] - 5,
-                                 _acc(scratch, X_te[new], y_te[new] - 5))
+    if grader_seed not in _GRADER_BASE:
+        keras = ns["keras"]
+        make_lenet = lambda n: _grader_lenet(keras, n)  # noqa: E731
+        task = _task(ns, grader_seed, make_lenet)
+        _GRADER_BASE[grader_seed] = (*task, _scratch_accuracy(keras, make_lenet, grader_seed, *task[1:]))
     return _GRADER_BASE[grader_seed]
 
 
