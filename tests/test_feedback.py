@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 
 import nbformat
 import pytest
@@ -19,7 +18,7 @@ from dlkit.course import load
 from dlkit.feedback import FRAME_NOTE, HIDDEN_NOTE, MIN_GUARDED_LINE, strip_ansi
 from dlkit.grade import grade
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, copy_course
 
 LAB = "lab01"
 # Passes the visible checks of `optimal_w`, raises in the student's own code on a hidden case.
@@ -69,11 +68,7 @@ def _leaks(text: str, lines: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("feedback") / "course"
-    root.mkdir()
-    shutil.copy2(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    for name in ("source", "release", "data"):
-        shutil.copytree(ROOT / name, root / name)
+    root = copy_course(tmp_path_factory.mktemp("feedback"))
     course = load(root)
     source_nb = notebooks.read(course.source_notebook(LAB))
     release_path = next((course.release / LAB).glob("*.ipynb"))

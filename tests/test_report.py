@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from dlkit.course import load
 from dlkit.grade import grade
 from dlkit.report import write_report
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, copy_course
 
 LAB = "lab01"
 SCRIPT_LOSS = '''import gc
@@ -29,15 +28,6 @@ SCRIPT_LOSS = '''import gc
 def loss(w, x, y):
     raise ValueError("<script>alert('owned')</script> my loss is not ready")
 '''
-
-
-def _course(base):
-    root = base / "course"
-    root.mkdir()
-    shutil.copy2(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    for name in ("source", "release", "data"):
-        shutil.copytree(ROOT / name, root / name)
-    return root
 
 
 def _submit(root, student, *, raw=None, **how):
@@ -59,7 +49,7 @@ def _text(page: str) -> str:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = _course(tmp_path_factory.mktemp("report"))
+    root = copy_course(tmp_path_factory.mktemp("report"))
     mutant = (FIXTURES / LAB / "mutants" / "converges__hardcodes_lecture_rates.py").read_text()
     _submit(root, "alice")
     _submit(root, "bob", replacements={"converges": mutant})
@@ -149,7 +139,7 @@ def test_dlkit_report_writes_the_file(graded):
 
 @pytest.mark.xdist_group("report")
 def test_a_class_where_everyone_is_invalid_gets_a_report(tmp_path):
-    root = _course(tmp_path)
+    root = copy_course(tmp_path)
     _submit(root, "erin", raw="not a notebook")
     _submit(root, "frank", raw=json.dumps({"nbformat": 3, "worksheets": [], "metadata": {}}))
     grade(lab=LAB, root=root)
@@ -162,7 +152,7 @@ def test_a_class_where_everyone_is_invalid_gets_a_report(tmp_path):
 
 
 def test_report_before_grading_is_one_clear_error(tmp_path):
-    root = _course(tmp_path)
+    root = copy_course(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "dlkit.cli", "report", LAB], cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
