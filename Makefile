@@ -17,7 +17,9 @@ system:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	@# --compile-bytecode: kernels see the environment read-only (the sandbox), so without .pyc
+	@# files every kernel compiles keras and tensorflow again: 13.7 s instead of 3.7 s per import.
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
 venv: system $(STAMP)
