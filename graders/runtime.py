@@ -1,20 +1,28 @@
-"""Make a notebook's run reproducible and say where it runs.
+"""Make a notebook's run reproducible, say where it runs, and grade each answer on its own.
 
     from graders import runtime
     runtime.setup(seed=0)          # first cell of every lab
     rng = runtime.rng(0)           # a numpy Generator for the lab's own sampling
 
+    # a test cell of an answer that builds on others (see graded_alone)
+    with graded_alone(globals(), "test_gradient_descent"):
+        ...
+
 Environment variables that TensorFlow reads at import time are set here, so call
 ``setup`` before importing keras or TensorFlow yourself.
 """
 
+import contextlib
 import logging
 import os
 import random
 
 import numpy as np
 
-__all__ = ["setup", "rng"]
+__all__ = ["setup", "rng", "graded_alone", "REFERENCES"]
+
+# The name, in the notebook's globals, of the mapping a test cell's hidden region defines.
+REFERENCES = "_references"
 
 
 def setup(seed=0, *, keras=True):
@@ -56,6 +64,43 @@ def setup(seed=0, *, keras=True):
 def rng(seed=None):
     """A numpy random Generator: ``np.random.default_rng(seed)``."""
     return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def graded_alone(namespace, cell):
+    """Run a test cell's checks with the reference functions its hidden region chose.
+
+    A test cell whose answer builds on other answers (gradient_descent calls grad_loss) starts
+    with a hidden region that defines ``_references = {"<cell>": {"grad_loss": <a correct
+    one>, ...}}`` and then runs its checks, visible and hidden, inside
+    ``with graded_alone(globals(), "<cell>"):``. When graded, those names are the references
+    for the duration of the block, so a mistake in grad_loss costs points on grad_loss's
+    question only. In the student's version the hidden region is gone, there is no mapping,
+    and nothing is swapped: the visible checks run the student's own functions.
+
+    The mapping is taken out of ``namespace`` on entry (used once, then gone, and only the
+    entry of this ``cell``), so no mapping outlives its cell; when graded, the hidden region
+    defines it right before the block, so nothing a student set is used. On exit,
+    even on an exception, each swapped name is given back its value from before the block
+    (whatever code in the block bound it to since), and a name that did not exist before is
+    removed.
+
+    Yields the {name: reference} swapped in ({} when none).
+    """
+    references = namespace.pop(REFERENCES, None)
+    chosen = references.get(cell) if isinstance(references, dict) else None
+    swap = dict(chosen) if isinstance(chosen, dict) else {}
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in swap}
+    namespace.update(swap)
+    try:
+        yield dict(swap)
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
 def _quiet_logging():

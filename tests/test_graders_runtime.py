@@ -148,3 +148,82 @@ def test_gradients_match_the_analytic_gradient_with_tensorflow():
 def test_gradients_of_one_variable_is_one_array_and_tensors_are_watched():
     t = tf.constant([1.0, 2.0])
     np.testing.assert_allclose(autodiff.gradients(lambda: tf.reduce_sum(t**3), t), [3.0, 12.0])
+
+
+def _student_namespace():
+    """A notebook's globals after the student's cells: their own loss, no grad_loss."""
+    def loss(w):
+        raise RuntimeError("broken on purpose")
+    return {"loss": loss, "x": 3}
+
+
+def _reference_loss(w):
+    return 2 * w
+
+
+def test_graded_alone_swaps_the_references_in_for_the_block():
+    ns = _student_namespace()
+    ns[runtime.REFERENCES] = {"test_cell": {"loss": _reference_loss, "grad_loss": abs}}
+    with runtime.graded_alone(ns, "test_cell") as swapped:
+        assert ns["loss"] is _reference_loss
+        assert ns["grad_loss"] is abs
+        assert eval("loss(4)", ns) == 8  # code run in the namespace sees the reference
+    assert swapped == {"loss": _reference_loss, "grad_loss": abs}
+
+
+def test_graded_alone_restores_names_and_removes_new_ones_on_exception():
+    ns = _student_namespace()
+    own_loss = ns["loss"]
+    ns[runtime.REFERENCES] = {"test_cell": {"loss": _reference_loss, "grad_loss": abs}}
+    with pytest.raises(AssertionError, match="a check failed"):
+        with runtime.graded_alone(ns, "test_cell"):
+            raise AssertionError("a check failed")
+    assert ns["loss"] is own_loss
+    assert "grad_loss" not in ns
+    assert ns["x"] == 3
+
+
+def test_graded_alone_restores_names_that_code_in_the_block_rebound_or_deleted():
+    ns = _student_namespace()
+    own_loss = ns["loss"]
+    ns[runtime.REFERENCES] = {"test_cell": {"loss": _reference_loss, "grad_loss": abs}}
+    with runtime.graded_alone(ns, "test_cell"):
+        ns["loss"] = print      # a student's function that rebinds a global while it runs
+        ns["grad_loss"] = max
+        del ns["loss"]
+    assert ns["loss"] is own_loss
+    assert "grad_loss" not in ns
+
+
+def test_graded_alone_swaps_nothing_without_a_mapping():
+    ns = _student_namespace()
+    before = dict(ns)
+    with runtime.graded_alone(ns, "test_cell") as swapped:
+        assert ns == before
+    assert swapped == {}
+    assert ns == before
+
+
+def test_graded_alone_uses_only_the_mapping_of_its_own_cell_and_only_once():
+    ns = _student_namespace()
+    own_loss = ns["loss"]
+    ns[runtime.REFERENCES] = {"test_other_cell": {"loss": _reference_loss}}
+    with runtime.graded_alone(ns, "test_cell"):
+        assert ns["loss"] is own_loss
+    # Used once, then gone: a later cell whose hidden region did not run swaps nothing.
+    ns[runtime.REFERENCES] = {"test_cell": {"loss": _reference_loss}}
+    with runtime.graded_alone(ns, "test_cell"):
+        assert ns["loss"] is _reference_loss
+    assert runtime.REFERENCES not in ns
+    with runtime.graded_alone(ns, "test_cell"):
+        assert ns["loss"] is own_loss
+
+
+@pytest.mark.parametrize("mapping", [None, 42, "loss", {"test_cell": None}, {"test_cell": [("loss", 1)]}])
+def test_graded_alone_ignores_a_mapping_that_is_not_one(mapping):
+    ns = _student_namespace()
+    before = dict(ns)
+    ns[runtime.REFERENCES] = mapping  # e.g. a student's own variable of that name
+    with runtime.graded_alone(ns, "test_cell") as swapped:
+        assert ns == before
+    assert swapped == {}
