@@ -43,6 +43,20 @@ c.Dlkit.lab_sandbox_limits = {}
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?s).*"
 
+# --- Grading rule: every graded cell once --------------------------------------------------
+# Each graded cell of the source is graded exactly once, whatever the submission did to the
+# notebook's structure (a duplicated, deleted, retyped or stripped test cell): nbgrader's
+# sanitizing steps in its order, with DeduplicateIds and OverwriteCells replaced by dlkit's
+# (dlkit/integrity.py; nbgrader alone fails a notebook with a duplicated cell and leaves a
+# deleted test cell "needs manual grade").
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "dlkit.integrity.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "dlkit.integrity.RestoreGradedCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # --- Grading rule: points only for a recorded pass --------------------------------------------
 # A test cell scores only when it proves it ran to its end: AddRunMarks appends a statement that
 # displays a per-run token, CheckRunMarks (right after Execute, before anything edits outputs)

@@ -12,8 +12,10 @@ rendered (the autograded notebook on disk is not changed):
                   cell, or a kernel's temporary cell file) is replaced by one line; frames in the
                   student's own cells and in installed packages (graders, numpy) are kept, and
                   so are the exception's name and message: the student reads which check failed
-    3. guard      any traceback line or text output of a test cell that still quotes a line of
-                  its hidden region is dropped (fail closed, whatever format IPython used)
+    3. guard      any traceback line or text output that still quotes a line of a hidden
+                  region is dropped (fail closed, whatever format IPython used), in every cell:
+                  an answer can print the kernel's input history (`In`), which holds the test
+                  cells that ran before it
 
 The score of each cell and of the notebook are GetGrades' and stay as they are.
 """
@@ -143,7 +145,6 @@ class HideHiddenTests(NbGraderPreprocessor):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            guarded_here = [g for g in _guarded(hidden_by_cell.get(index, [])) if g not in visible]
             outputs = []
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
@@ -152,11 +153,11 @@ class HideHiddenTests(NbGraderPreprocessor):
                         list(output.get("traceback", [])), test_counts=test_counts,
                         ename=output.get("ename", ""), evalue=output.get("evalue", ""),
                         guarded=guarded_all)
-                elif guarded_here and output.get("output_type") == "stream":
-                    output.text = drop_quoting(output.get("text", ""), guarded_here)
-                elif guarded_here and "data" in output:
+                elif guarded_all and output.get("output_type") == "stream":
+                    output.text = drop_quoting(output.get("text", ""), guarded_all)
+                elif guarded_all and "data" in output:
                     for mime, value in list(output.data.items()):
-                        if isinstance(value, str) and mime.startswith("text/") and _quotes(value, guarded_here):
+                        if isinstance(value, str) and mime.startswith("text/") and _quotes(value, guarded_all):
                             del output.data[mime]
                     if not output.data:
                         continue

@@ -25,6 +25,20 @@ error. These two preprocessors wrap nbgrader's `Execute` in `c.Autograde.autogra
                       notebook's metadata `dlkit.integrity`; what was replaced goes to
                       `dlkit.tampered`; `dlkit grade` reports both as reasons for review
 
+Before all this, while nbgrader sanitizes the submission (`c.Autograde.sanitize_preprocessors`),
+two replacements of nbgrader's own steps make each graded cell of the source present exactly
+once, so that a submission whose structure was changed is graded, never left "needs manual
+grade" or failed:
+
+    DeduplicateIds    a grade_id that appears twice keeps its last cell; the others become plain
+                      cells (nbgrader leaves them an empty `nbgrader` dict, which its own
+                      CheckCellMetadata then rejects: the whole notebook failed)
+    RestoreGradedCells nbgrader's OverwriteCells (test cells' source, type and points from the
+                      gradebook), which also puts back each graded cell the submission lacks
+                      (deleted, or its metadata stripped) after the nearest cell of the source
+                      that is still there (nbgrader's own `add_missing_cells` raises KeyError
+                      when that neighbour is not a graded or answer cell)
+
 What it does not prove: code that reads a test cell's source before it runs (an input
 transformer sees it) can display the token and skip the checks, and code that runs in the same
 process can also fool the probe. Such code has to reach IPython's machinery, which the probe
@@ -35,7 +49,10 @@ from __future__ import annotations
 
 import secrets
 
+from nbgrader.preprocessors import DeduplicateIds as NbgraderDeduplicateIds
 from nbgrader.preprocessors import Execute as NbgraderExecute, NbGraderPreprocessor
+from nbgrader.preprocessors import OverwriteCells as NbgraderOverwriteCells
+from traitlets import Bool, Integer
 
 from .notebooks import grade_id, is_test
 
@@ -64,6 +81,40 @@ class AddRunMarks(NbGraderPreprocessor):
                 tokens[grade_id(cell)] = token
                 cell.source = cell.source.rstrip("\n") + _MARK_PREFIX + mark_line(token)
         resources["dlkit_run_tokens"] = tokens
+        return nb, resources
+
+
+class DeduplicateIds(NbgraderDeduplicateIds):
+    """nbgrader's DeduplicateIds (the last cell of a grade_id keeps it), whose other cells become
+    plain cells with no `nbgrader` metadata at all."""
+
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        for cell in nb.cells:
+            if cell.get("metadata", {}).get("nbgrader", None) == {}:
+                del cell.metadata["nbgrader"]
+        return nb, resources
+
+
+class RestoreGradedCells(NbgraderOverwriteCells):
+    """nbgrader's OverwriteCells, which also puts back the graded cells a submission lacks."""
+
+    add_missing_cells = Bool(True, help="put back the graded cells a submission lacks").tag(config=True)
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [c.name for c in source_nb.source_cells]
+        by_name = {c.name: c for c in source_nb.source_cells}
+        answers = {c.name for c in source_nb.solution_cells}
+        for graded in source_nb.grade_cells:
+            present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
+            if graded.name in present:
+                continue
+            self.log.warning("Missing grade cell %s: put back from the source", graded.name)
+            earlier = order[: order.index(graded.name)] if graded.name in order else []
+            after = next((present[n] for n in reversed(earlier) if n in present), len(nb.cells) - 1)
+            nb.cells.insert(after + 1, self.missing_cell_transform(
+                by_name[graded.name], graded.max_score, is_solution=graded.name in answers))
         return nb, resources
 
 
@@ -116,6 +167,13 @@ def _integrity_error(gid: str):
 
 class Execute(NbgraderExecute):
     """nbgrader's Execute, which records a dead kernel at its cell instead of failing the notebook."""
+
+    # nbclient waits 4 s for a cell's last outputs after its reply, and nbgrader then fails the
+    # whole notebook: on a loaded machine (other kernels, a fork bomb's 512 tasks) that happens
+    # to correct submissions. Wait longer, and keep what came: a test cell whose mark never
+    # came scores 0 and is flagged (CheckRunMarks), it does not take the notebook with it.
+    iopub_timeout = Integer(30, help="seconds to wait for a cell's outputs after its reply").tag(config=True)
+    raise_on_iopub_timeout = Bool(False, help="fail the notebook when outputs come late").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._died_at = None

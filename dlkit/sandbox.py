@@ -194,11 +194,13 @@ class SandboxKernelManager(AsyncKernelManager):
     def _make_private_copy(self, cwd: str | None) -> pathlib.Path:
         # The submission's own folder is never the kernel's: whatever the student's code
         # writes or deletes, the submitted files stay byte-identical. Links are copied as
-        # links: inside the sandbox they point at nothing it may see.
+        # links: inside the sandbox they point at nothing it may see. Notebooks stay out:
+        # nbgrader runs the kernel beside the notebook it is grading, which by then holds
+        # every hidden test (tests/test_adversarial.py reads them back otherwise).
         source = pathlib.Path(cwd or os.getcwd()).resolve()
         private = pathlib.Path(tempfile.mkdtemp(prefix="dlkit-kernel-")) / "work"
         shutil.copytree(source, private, symlinks=True,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.ipynb"))
         for data_file in self.data_files:
             target = private / os.path.basename(data_file)
             if target.is_symlink() or target.is_dir():
@@ -212,6 +214,7 @@ class SandboxKernelManager(AsyncKernelManager):
         why = unavailable()
         if why:
             raise DlkitError(f"no sandbox: {why}")
+        await _wait_gone(self.uid)  # what the last kernel of this slot left (see cleanup)
         self._workdir = self._make_private_copy(kw.get("cwd"))
         kw["cwd"] = str(self._workdir)
         private = self._workdir / ".kernel"
@@ -226,6 +229,10 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart and self._workdir is not None:
             shutil.rmtree(self._workdir.parent, ignore_errors=True)
+        # The PID namespace's processes are killed with the kernel, but a fork bomb's hundreds
+        # of children take a moment to go: until they have, they count against the task limit
+        # of this sandbox user, and the next kernel on this slot could not even start.
+        await _wait_gone(self.uid)
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
@@ -238,6 +245,34 @@ class SandboxKernelManager(AsyncKernelManager):
         return [*_limits_prefix(self.limits),
                 *bwrap_args(workdir=self.workdir, hide=list(self.hide), env=env),
                 *_user_switch(self.uid), *cmd]
+
+
+def processes_of(uid: int) -> list[int]:
+    """The pids of the processes whose real user is `uid` (zombies included: they hold a task)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                uid_line = next(line for line in f if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue  # gone meanwhile
+        if int(uid_line.split()[1]) == uid:
+            found.append(int(entry.name))
+    return found
+
+
+async def _wait_gone(uid: int, timeout: float = 20.0) -> None:
+    """Wait until no process of the sandbox user `uid` is left (as root; at most `timeout` s)."""
+    import asyncio
+    import time
+
+    if os.geteuid() != 0:
+        return  # an unprivileged sandbox has no user of its own to wait for
+    deadline = time.monotonic() + timeout
+    while processes_of(uid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
 
 
 def worker_env(*, enabled: bool, hide: list, limits: dict, data_files: list = ()) -> dict:

@@ -32,6 +32,9 @@ FORBIDDEN_IMPORTS = {
     "atexit": "registers exit hooks",
     "faulthandler": "uses faulthandler",
     "resource": "changes resource limits",
+    "subprocess": "starts other programs (subprocess)",
+    "multiprocessing": "starts processes (multiprocessing)",
+    "socket": "opens network connections (socket)",
 }
 # What a lab tells students to use from graders (seeding, data files, autodiff); its checks are
 # the grader's own.
@@ -49,6 +52,9 @@ FORBIDDEN_CALLS = {
     "setprofile": "installs a profile function",
     "register_cell_magic": "defines magics",
     "register_line_magic": "defines magics",
+    "fork": "starts processes (os.fork)",
+    "forkpty": "starts processes (os.forkpty)",
+    "setsid": "detaches a process from the kernel (setsid)",
 }
 # Modules whose attributes an answer must never rebind (np.allclose = ..., graders.x = ...).
 PROTECTED_MODULES = {"np", "numpy", "graders", "keras", "tf", "tensorflow", "math", "sys", "os",
