@@ -67,6 +67,8 @@ def _grade(args) -> int:
     failed = sum(s != "graded" for s in statuses)
     print(f"graded {len(out['graded'])} submissions of {args.lab} in {out['seconds']:.0f} s"
           f"{f', {failed} not graded (see the status column)' if failed else ''}")
+    if out.get("timing"):  # seconds from the start at which each phase ended
+        print("phases (s from start): " + ", ".join(f"{k} {v:g}" for k, v in out["timing"].items()))
     if out["skipped"]:
         print(f"skipped {len(out['skipped'])} unchanged submissions already graded "
               "(--force regrades them)")

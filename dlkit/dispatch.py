@@ -72,11 +72,15 @@ def scratch_course(course, lab: str, workdir: pathlib.Path) -> pathlib.Path:
     return workdir
 
 
-def make_template(course, lab: str, workdir: pathlib.Path) -> bytes:
-    """Generate `lab` once in a scratch course and return its gradebook.db, for every task."""
+def make_template(course, lab: str, workdir: pathlib.Path, helper: "WarmWorker") -> bytes:
+    """Generate `lab` once in a scratch course and return its gradebook.db, for every task.
+
+    `helper` is the client's own warm nbgrader process, which also generates the real course
+    and writes the feedback: one nbgrader import for the three.
+    """
     scratch_course(course, lab, workdir)
-    result = runner.run_command(workdir, "generate", lab, ".dlkit/release", timeout=600,
-                                log=course.root / "logs" / f"{lab}-template.log")
+    result = helper.call({"command": "generate", "root": str(workdir), "lab": lab,
+                          "release": ".dlkit/release"}, timeout=600)
     if not result.get("success"):
         raise DlkitError(f"nbgrader generate_assignment {lab} failed in the template course:\n"
                          f"{result.get('error')}")
@@ -120,8 +124,8 @@ def grade_submission(job: dict, template: bytes) -> dict:
             shutil.copytree(submitted, mine)
             out["sha256"] = folder_sha256(mine)
             lap("scratch")
-            event = WarmWorker.get(job["env"]).autograde(work, lab, student,       # 3. autograde
-                                                        timeout=job["timeout"])
+            with WarmWorker.lease(job["env"]) as warm:                             # 3. autograde
+                event = warm.autograde(work, lab, student, timeout=job["timeout"])
             out["event"] = event
             lap("autograde")
             if event.get("success"):  # graded, or kernel_died: scored up to that cell  # 4.
@@ -186,37 +190,64 @@ def autograded_files(folder: pathlib.Path, submitted: pathlib.Path, source: path
 
 
 class WarmWorker:
-    """A long-lived `python -m dlkit.dispatch` process that autogrades one submission per request.
+    """A long-lived `python -m dlkit.dispatch` process that runs nbgrader, one request at a time.
 
-    Importing nbgrader costs about 6 s of CPU, more than a lab01 notebook takes to run, so each
-    Dask worker process keeps one of these per sandbox environment (one per lab) instead of
-    starting a `dlkit.worker` per submission. The rules are `runner.autograde`'s: a request
-    gets `timeout` seconds from the moment nbgrader starts on it; past that the process and its
-    kernels are killed and the submission is `timed_out`; a process that dies under a request
-    makes it `crashed`; the next request starts a fresh process.
+    Importing nbgrader costs seconds of CPU, about what a lab01 notebook takes to run, so each
+    Dask worker process keeps warm ones per sandbox environment (one per lab), leased to one
+    task at a time, instead of starting a `dlkit.worker` per submission; `prewarm` starts them
+    while the client generates the lab. The client keeps one too (`helper`) for the generates
+    and the feedback. The rules are `runner.autograde`'s: a request gets `timeout` seconds from
+    the moment nbgrader starts on it; past that the process and its kernels are killed and the
+    submission is `timed_out`; a process that dies under a request makes it `crashed`; the next
+    request starts a fresh process.
     """
 
-    _warm: dict[str, "WarmWorker"] = {}
+    _idle: dict[str, list["WarmWorker"]] = {}
+    _lock = threading.Lock()
 
     @classmethod
-    def get(cls, env: dict) -> "WarmWorker":
-        # one per thread: a Dask worker with several threads runs several tasks at once
-        key = f"{threading.get_ident()} {json.dumps(env, sort_keys=True)}"
-        if key not in cls._warm:
-            cls._warm[key] = cls(env)
-        return cls._warm[key]
+    @contextlib.contextmanager
+    def lease(cls, env: dict):
+        """A warm process for `env`, this task's alone until the block ends."""
+        key = json.dumps(env, sort_keys=True)
+        with cls._lock:
+            idle = cls._idle.setdefault(key, [])
+            warm = idle.pop() if idle else cls(env)
+        try:
+            yield warm
+        finally:
+            with cls._lock:
+                cls._idle[key].append(warm)
 
-    def __init__(self, env: dict):
-        self.env, self.proc, self.lines, self.log = env, None, None, None
+    @classmethod
+    def prewarm(cls, env: dict, count: int) -> None:
+        """Start processes for `env` (up to `count` idle ones) that import nbgrader meanwhile."""
+        key = json.dumps(env, sort_keys=True)
+        with cls._lock:
+            idle = cls._idle.setdefault(key, [])
+            for _ in range(count - len(idle)):
+                warm = cls(env)
+                warm.start()
+                idle.append(warm)
 
-    def _start(self) -> None:
+    def __init__(self, env: dict, log: pathlib.Path | None = None):
+        self.env, self.proc, self.lines, self.log, self.log_path = env, None, None, None, log
+
+    def start(self) -> None:
+        """Start the process, unless it runs already; it imports nbgrader before any request."""
         import queue
         import subprocess
         import sys
 
+        if self.proc is not None and self.proc.poll() is None:
+            return
         if self.log is not None:
             self.log.close()
-        self.log = tempfile.TemporaryFile("w+", errors="replace")  # nbgrader's log: no file left
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.log = open(self.log_path, "a+", errors="replace")
+        else:
+            self.log = tempfile.TemporaryFile("w+", errors="replace")  # nbgrader's log: no file left
         self.proc = subprocess.Popen([sys.executable, "-m", "dlkit.dispatch"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env=runner._worker_env(self.env))
@@ -228,15 +259,44 @@ class WarmWorker:
             runner.kill_tree(self.proc)
         self.proc = None
 
+    def close(self) -> None:
+        """End the process (it exits at the end of its input) and its log."""
+        import subprocess
+
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._kill()
+            self.proc = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
     def autograde(self, root: pathlib.Path, lab: str, student: str, *, timeout: float) -> dict:
         """The result event of one submission of the scratch course at `root`."""
+        event = self.call({"command": "autograde", "root": str(root), "lab": lab, "student": student},
+                          timeout=timeout)
+        if event.get("status") is None:  # the statuses of runner.autograde
+            event["status"] = "graded" if event["success"] else "autograde_failed"
+            if event["success"] and event.get("kernel_died"):
+                event["status"] = "kernel_died"
+                event["error"] = (f"the kernel died while running "
+                                  f"{event['kernel_died']['cell']}; later tests got 0")
+        return event
+
+    def call(self, request: dict, *, timeout: float) -> dict:
+        """Send one request ({"command": "autograde" | "generate" | "feedback", "root", "lab",
+        ...}) and return its "done" event, or a failed one with "status" (timed_out, crashed,
+        grading_error) and the end of the process's log."""
         import queue
 
         from .worker import PREFIX
 
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
-        self.proc.stdin.write(json.dumps({"root": str(root), "lab": lab, "student": student}) + "\n")
+        student = request.get("student")
+        self.start()
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         started, deadline = False, time.monotonic() + 600  # a fresh process imports nbgrader first
         while True:
@@ -244,7 +304,7 @@ class WarmWorker:
                 line = self.lines.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
             except queue.Empty:
                 line = ""
-            if line is None:  # the process's stdout closed: it died under this submission
+            if line is None:  # the process's stdout closed: it died under this request
                 code = self.proc.wait()
                 self.proc = None
                 return self._failed(student, "crashed", f"the grading process died (exit {code})")
@@ -252,12 +312,7 @@ class WarmWorker:
                 event = json.loads(line[len(PREFIX):])
                 if event["event"] == "start":
                     started, deadline = True, time.monotonic() + timeout
-                elif event["event"] == "done":  # the statuses of runner.autograde
-                    event["status"] = "graded" if event["success"] else "autograde_failed"
-                    if event["success"] and event.get("kernel_died"):
-                        event["status"] = "kernel_died"
-                        event["error"] = (f"the kernel died while running "
-                                          f"{event['kernel_died']['cell']}; later tests got 0")
+                elif event["event"] == "done":
                     return event
             if time.monotonic() > deadline:
                 self._kill()
@@ -265,7 +320,7 @@ class WarmWorker:
                     return self._failed(student, "grading_error", "the grading process did not start in time")
                 return self._failed(student, "timed_out", f"grading took more than {timeout:.0f} s")
 
-    def _failed(self, student: str, status: str, error: str) -> dict:
+    def _failed(self, student: str | None, status: str, error: str) -> dict:
         tail = ""
         if self.log is not None:
             self.log.seek(0)
@@ -275,27 +330,58 @@ class WarmWorker:
                 "error": error + tail, "notebooks": []}
 
 
+def prewarm(env: dict, dask_worker=None) -> None:
+    """On a Dask worker (`client.run`): one warm process per thread, importing nbgrader now."""
+    state = getattr(dask_worker, "state", None)
+    WarmWorker.prewarm(env, getattr(state, "nthreads", 1) or 1)
+
+
 def serve() -> None:
-    """The warm worker's loop: one JSON request a line on stdin, `dlkit.worker` events out."""
+    """The warm worker's loop: one JSON request a line on stdin, `dlkit.worker` events out.
+
+    A request is {"command", "root", "lab"} and, by command: "autograde" (the default)
+    "student"; "generate" "release" (the folder of the student version); "feedback"
+    "students" (default: every autograded student of the course at "root").
+    """
     import sys
 
     from . import worker
 
-    import nbgrader.apps  # noqa: F401 - the import is the cost a warm process pays once
+    # the imports are the cost a warm process pays once, before its first request: nbgrader,
+    # and what its first autograde would import (the executor, the sandbox, our preprocessors)
+    import nbclient  # noqa: F401
+    import nbgrader.apps  # noqa: F401
+    import nbgrader.preprocessors  # noqa: F401
+
+    from . import integrity, outputs, sandbox, skip  # noqa: F401
 
     threading.Thread(target=_die_with_parent, args=(os.getppid(),), daemon=True).start()
     for line in sys.stdin:
         request = json.loads(line)
-        root, lab, student = request["root"], request["lab"], request["student"]
+        command, root, lab = request.get("command", "autograde"), request["root"], request["lab"]
+        student = request.get("student")
         os.chdir(root)  # nbgrader resolves some paths against the current directory
         api, config = worker.make_api(root)
         worker.emit(event="start", student=student)
-        result = api.autograde(lab, student, force=True, create=True)
-        ok = bool(result.get("success"))
-        # what `dlkit.worker autograde` reports, so that the same rules read it
-        worker.emit(event="done", student=student, success=ok, error=worker._error(result),
-                    **worker.integrity_report(root, lab, student),
-                    **(worker.scores(config, root, lab, student) if ok else {"notebooks": []}))
+        if command == "generate":  # what `dlkit.worker ROOT generate LAB RELEASE` does
+            api.coursedir.release_directory = request["release"]
+            result = api.generate_assignment(lab, force=True, create=True)
+            worker.emit(event="done", command=command, success=bool(result.get("success")),
+                        error=worker._error(result))
+        elif command == "feedback":  # what `dlkit.worker ROOT feedback LAB` does, or per student
+            for who in request.get("students") or [None]:
+                result = api.generate_feedback(lab, student_id=who, force=True)
+                if not result.get("success"):
+                    break
+            worker.emit(event="done", command=command, success=bool(result.get("success")),
+                        error=worker._error(result))
+        else:
+            result = api.autograde(lab, student, force=True, create=True)
+            ok = bool(result.get("success"))
+            # what `dlkit.worker autograde` reports, so that the same rules read it
+            worker.emit(event="done", student=student, success=ok, error=worker._error(result),
+                        **worker.integrity_report(root, lab, student),
+                        **(worker.scores(config, root, lab, student) if ok else {"notebooks": []}))
         os.chdir("/")
 
 
@@ -316,11 +402,14 @@ def _die_with_parent(parent: int) -> None:
 # --- the client ---------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def connect(*, workers: int | None = None, scheduler: str | None = None, tasks: int = 1):
+def connect(*, workers: int | None = None, scheduler: str | None = None, tasks: int = 1,
+            closing: list | None = None):
     """A Dask client: on the scheduler at `scheduler`, or on a LocalCluster started here.
 
     The LocalCluster has `workers` processes (default: the CPU count; never more than `tasks`),
-    one thread each, and its dashboard on a free port. Both are closed on the way out.
+    one thread each, and its dashboard on a free port. Both are closed on the way out; with
+    `closing`, in a thread appended to it (the caller joins it), as closing a LocalCluster takes
+    a second or more that the client can spend on its feedback and report.
     """
     import logging
 
@@ -337,9 +426,17 @@ def connect(*, workers: int | None = None, scheduler: str | None = None, tasks: 
     try:
         yield client
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if closing is None:
+            _close(client, cluster)
+        else:
+            closing.append(threading.Thread(target=_close, args=(client, cluster), daemon=True))
+            closing[-1].start()
+
+
+def _close(client, cluster) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def run(client, jobs: list[dict], template: bytes, *, on_result=None) -> None:

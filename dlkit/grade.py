@@ -7,19 +7,21 @@ Steps (in order; each needs the one before unless said):
     2. resume    a submission whose files (sha256) and lab source are those of its result in
                  grades/.state/LAB.json, and which the gradebook still holds, keeps that result
                  (`force` regrades it); only the rest goes on
-    3. generate  load the lab's current source into the gradebook (the student version goes to
-                 a scratch folder: release/ is only ever written by `dlkit release`), and into a
-                 scratch *template* course whose gradebook every task starts from; both before
-                 4 (tasks copy the template, the writer needs the lab in the gradebook), side by
-                 side with the Dask cluster's start, and skipped when the state says they were
-                 done for this very source, config and nbgrader
+    3. generate  load the lab's current source into a scratch *template* course whose
+                 gradebook every task starts from, then into the gradebook (the student version
+                 goes to a scratch folder: release/ is only ever written by `dlkit release`),
+                 in one helper nbgrader process, side by side with the Dask cluster's start
+                 (its workers import nbgrader meanwhile); the tasks wait for the template, the
+                 writer for the gradebook; each skipped when the state says it was done for
+                 this very source, config and nbgrader
     4. autograde one Dask task per submission (dlkit.dispatch), each in its own process and
                  scratch course within the per-notebook budget; as each task finishes, the
                  client alone writes its result into the gradebook and autograded/ (dlkit.writer)
                  and then the resume state, so an interrupted batch keeps what it finished; a
                  crash, a time-out or a task that raised is that student's result
-    5. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/ (after 4: it reads the
-                 gradebook and autograded/)
+    5. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/ (each student's after
+                 their result is written in 4: it reads the gradebook and autograded/), in a
+                 helper process, side by side with the rest of 4 and with 6 and 7
     6. export    grades/LAB.csv (one row per student, one column per question, the total, and
                  the reasons to review it by hand found by dlkit.scan and dlkit.integrity) and
                  grades/LAB.json
@@ -29,15 +31,17 @@ Steps (in order; each needs the one before unless said):
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import hashlib
 import json
 import os
 import pathlib
 import tempfile
+import threading
 import time
 
-from . import DlkitError, course as course_mod, dispatch, notebooks, results, runner, scan
+from . import DlkitError, course as course_mod, dispatch, notebooks, results, scan
 from . import report as report_mod, sandbox as sandbox_mod
 def collect(course, lab: str) -> list[str]:
     """Students with a submitted/<student>/LAB/ folder, sorted."""
@@ -137,6 +141,8 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     for student in invalid:
         state.forget(student)
     kept = {} if force else state.current(valid)
+    if sandbox:  # what ran with --unsafe-no-sandbox is graded again in the sandbox
+        kept = {s: r for s, r in kept.items() if r.get("sandboxed", True)}
     todo = [s for s in valid if s not in kept]
 
     out: dict[str, dict] = {}
@@ -156,69 +162,181 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         progress(len(out), len(everyone), None, {"lab": lab, "status": "started"}, running=0)
 
     logs = course.root / "logs"
-    if todo:
-        _autograde(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
-                   job={"root": str(course.root), "lab": lab, "timeout": course.notebook_timeout,
-                        "env": kernel_env})
+    timing: dict[str, float] = {}
+    # the client's warm nbgrader process: the generates, then the feedback (one import)
+    helper = dispatch.WarmWorker({}, log=logs / f"{lab}-nbgrader.log")
+    feedback = Feedback(course, lab, helper)
+    closing: list = []  # the cluster's close, in a thread, while the feedback is written
+    try:
+        if todo:
+            helper.start()  # imports nbgrader while the cluster starts
+            _autograde(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
+                       job={"root": str(course.root), "lab": lab, "timeout": course.notebook_timeout,
+                            "env": kernel_env}, helper=helper, feedback=feedback, timing=timing,
+                       started=started, closing=closing)
+        autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
+        if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
+            feedback.rest(autograded)                                                 # 5. feedback
 
-    feedback = {"success": True}
-    autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
-    if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
-        feedback = runner.run_command(course.root, "feedback", lab,                   # 5. feedback
-                                      timeout=600, log=logs / f"{lab}-feedback.log")
-    if not feedback.get("success"):
-        raise DlkitError(f"nbgrader generate_feedback {lab} failed:\n{feedback.get('error')}")
-
-    csv_path = export_csv(course, lab, source_nb, out)                                # 6. export
-    (course.grades / f"{lab}.json").write_text(json.dumps(out, indent=1))
-    report_path = report_mod.write_report(root=course.root, lab=lab)                  # 7. report
+        csv_path = export_csv(course, lab, source_nb, out)                            # 6. export
+        (course.grades / f"{lab}.json").write_text(json.dumps(out, indent=1))
+        timing["export"] = _since(started)
+        report_path = report_mod.write_report(root=course.root, lab=lab)              # 7. report
+        timing["report"] = _since(started)
+        feedback.wait()  # the feedback is written side by side with 6 and 7, which do not read it
+        timing["feedback"] = _since(started)
+    finally:
+        feedback.close()
+        helper.close()
+        for thread in closing:
+            thread.join()
+    if closing:
+        timing["cluster_closed"] = _since(started)
     return {"lab": lab, "students": out, "graded": todo, "skipped": sorted(kept),
             "csv": str(csv_path), "feedback": str(course.feedback), "report": str(report_path),
-            "seconds": round(time.monotonic() - started, 1)}
+            "seconds": round(time.monotonic() - started, 1), "timing": timing}
 
 
-def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job) -> None:
-    """Steps 3 and 4 of `grade`: generate, then one Dask task per submission, one writer."""
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 1)
+
+
+class Feedback:
+    """Step 5, nbgrader's generate_feedback, in the client's helper process.
+
+    The helper is idle while the cluster grades, so each student's feedback is written as soon
+    as the writer has recorded them (`one`), in a thread of its own; what is left at the end
+    (`rest`: the students kept from an earlier run, which nbgrader's generate_feedback of the
+    whole lab would write again too) is written then, while the CSV and the report are made;
+    `wait` waits for all of it. The writer and the feedback never use the gradebook at the same
+    time (`lock`).
+    """
+
+    def __init__(self, course, lab: str, helper):
+        self.course, self.lab, self.helper = course, lab, helper
+        self.lock = threading.Lock()
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.pending: list[concurrent.futures.Future] = []
+        self.done: set[str] = set()
+
+    def one(self, student: str) -> None:
+        """Write `student`'s feedback soon (their autograded folder is in the course)."""
+        self.pending.append(self.pool.submit(self._write, [student]))
+
+    def rest(self, autograded: set[str]) -> None:
+        """Write every other autograded student's feedback soon, after those under way."""
+        self.pending.append(self.pool.submit(self._rest, autograded))
+
+    def _rest(self, autograded: set[str]) -> None:
+        left = sorted(autograded - self.done)
+        if left:
+            self._write(left)
+
+    def wait(self) -> None:
+        """Wait until every feedback asked for is written; raises the first failure."""
+        for future in self.pending:
+            future.result()
+
+    def _write(self, students: list[str]) -> None:
+        with self.lock:
+            result = self.helper.call({"command": "feedback", "root": str(self.course.root),
+                                       "lab": self.lab, "students": students}, timeout=600)
+        if not result.get("success"):
+            raise DlkitError(f"nbgrader generate_feedback {self.lab} failed:\n{result.get('error')}")
+        self.done.update(students)
+
+    def close(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+
+
+def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job, helper,
+               feedback, timing, started, closing) -> None:
+    """Steps 3 and 4 of `grade`: generate, then one Dask task per submission, one writer.
+
+    `timing` gets when (seconds after `started`) each phase ended: "template", "generate",
+    "cluster", "first_result", "autograde" (the last result). The cluster is closed in a thread
+    appended to `closing`.
+    """
     from . import writer as writer_mod
 
-    logs = course.root / "logs"
     with tempfile.TemporaryDirectory(prefix=f"dlkit-grade-{lab}-") as tmp, \
-            concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        # 3. generate, side by side with the cluster's start: the template (unless kept from
-        # the last run), the real gradebook (unless it holds this very source already)
+            concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool, \
+            contextlib.ExitStack() as stack:
+        # 3. generate, in the helper, side by side with the cluster's start: first the template
+        # (unless kept from the last run), which the tasks wait for, then the real gradebook
+        # (unless it holds this very source already), which only the writer waits for
         def generate():
-            result = runner.run_command(course.root, "generate", lab, ".dlkit/release",
-                                        timeout=600, log=logs / f"{lab}-generate.log")
+            result = helper.call({"command": "generate", "root": str(course.root), "lab": lab,
+                                  "release": ".dlkit/release"}, timeout=600)
             if not result.get("success"):
                 raise DlkitError(f"nbgrader generate_assignment {lab} failed:\n{result.get('error')}")
             state.remember_generated()
 
+        def make_template():
+            template = dispatch.make_template(course, lab, pathlib.Path(tmp) / "template", helper)
+            timing["template"] = _since(started)
+            return template
+
+        def generate_real():
+            if not state.was_generated:
+                generate()
+            timing["generate"] = _since(started)
+
         template = state.template()
         if template is None:
-            template = pool.submit(dispatch.make_template, course, lab, pathlib.Path(tmp) / "template")
-        real = None if state.was_generated else pool.submit(generate)
-        with dispatch.connect(workers=jobs, scheduler=scheduler, tasks=len(todo)) as client:
-            if real is not None:
-                real.result()
-            with writer_mod.Writer(course, lab) as writer:
-                if real is None and not writer.has_assignment():  # the gradebook was replaced
-                    generate()
+            template = pool.submit(make_template)
+        real = pool.submit(generate_real)
+        writer = None
+
+        def open_writer():
+            real.result()
+            opened = stack.enter_context(writer_mod.Writer(course, lab))
+            if not opened.has_assignment():  # the gradebook was replaced
+                generate()
+            return opened
+
+        try:
+            with dispatch.connect(workers=jobs, scheduler=scheduler, tasks=len(todo),
+                                  closing=closing) as client:
+                # the graders import nbgrader while the lab is generated; only a head start: a
+                # worker that cannot start one fails its own tasks with the reason
+                with contextlib.suppress(Exception):
+                    client.run(dispatch.prewarm, job["env"])
+                timing["cluster"] = _since(started)
                 if not isinstance(template, bytes):
                     template = state.keep_template(template.result())
 
                 def on_result(task, running):                                     # one writer
+                    nonlocal writer
                     student = task["student"]
+                    timing.setdefault("first_result", _since(started))
+                    if writer is None:
+                        writer = open_writer()
                     event = {**task["event"], "student": student}
-                    writer.record(student, task)
+                    flags = _flags(course, lab, student) + results.integrity_flags(event)
+                    with feedback.lock:  # the flags wait in the gradebook for a manual grade
+                        writer.record(student, task, flags=flags)
+                    if any((course.autograded / student / lab).glob("*.ipynb")):
+                        feedback.one(student)
                     result = results.summarize(lab, source_nb, event)
                     result["status"] = event.get("status", "graded")
-                    result["flags"] = _flags(course, lab, student) + results.integrity_flags(event)
+                    result["flags"] = flags
+                    result["sandboxed"] = job["env"].get("DLKIT_SANDBOX", "off") != "off"
                     result["seconds"] = task.get("seconds")
                     state.remember(student, task.get("sha256"), result)
                     settle(student, result, running)
 
                 dispatch.run(client, [{**job, "student": s} for s in todo], template,  # 4.
                              on_result=on_result)
+                timing["autograde"] = _since(started)
+        finally:
+            for future in (real, template):
+                if isinstance(future, concurrent.futures.Future):
+                    future.cancel()
+        if writer is None:  # no result came (an interrupt): the real gradebook still gets the lab
+            real.result()
 
 
 class State:
@@ -237,6 +355,7 @@ class State:
         from importlib.metadata import version
 
         self.course, self.lab = course, lab
+        self._lock = threading.Lock()
         self.path = course.grades / ".state" / f"{lab}.json"
         self.template_path = self.path.with_suffix(".gradebook.db")
         key = hashlib.sha256(course.source_notebook(lab).read_bytes())
@@ -295,12 +414,15 @@ class State:
             self._save()
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"lab": self.lab, "key": self.key, "generated": self.was_generated,
-                                   "template": self.has_template, "students": self.students},
-                                  indent=1))
-        os.replace(tmp, self.path)
+        # the generate thread and the client's thread both save (remember_generated, keep_template)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"lab": self.lab, "key": self.key,
+                                       "generated": self.was_generated,
+                                       "template": self.has_template, "students": self.students},
+                                      indent=1))
+            os.replace(tmp, self.path)
 
 
 def _flags(course, lab: str, student: str) -> list[str]:

@@ -138,6 +138,9 @@ def summarize(students: dict, source_nb, questions: list[str], messages: dict) -
         "rates": rates,
         "failures": failures,
         "flagged": {s: list(r["flags"]) for s, r in sorted(students.items()) if r.get("flags")},
+        # graded with --unsafe-no-sandbox (`"sandboxed": false`); results from before the key
+        # existed say nothing and are not counted
+        "unsandboxed": sorted(s for s, r in students.items() if r.get("sandboxed") is False),
         "not_graded": {s: (r.get("status", "?"), r.get("error", "")) for s, r in sorted(students.items())
                        if r.get("status", "graded") != "graded"},
         "rows": [(s, r.get("status", "graded"), float(r.get("total") or 0.0), float(r.get("max_total") or 0.0),
@@ -214,6 +217,7 @@ td.num { text-align: right; }
 .summary { font-size: 1.2em; }
 .msg { font-family: monospace; white-space: pre-wrap; }
 .none { color: #777; }
+.warning { background: #fde8e8; border: 1px solid #c00; padding: 0.5em; }
 """
 
 
@@ -243,6 +247,13 @@ def _page(lab: str, stats: dict) -> str:
              f"<title>{_e(lab)}: grading report</title><style>{STYLE}</style></head><body>",
              f"<h1>{_e(lab)}: grading report</h1>",
              f'<p class="summary" id="summary">{_e(summary_line(stats))}</p>']
+    if stats.get("unsandboxed"):
+        names = stats["unsandboxed"]
+        parts.append(f'<p class="warning" id="unsandboxed"><strong>Not sandboxed:</strong> '
+                     f'{len(names)} submission{"s" if len(names) != 1 else ""} graded with '
+                     "--unsafe-no-sandbox: the students' code ran with the grader's rights, "
+                     "next to the gradebook and the hidden tests "
+                     f'({_e(", ".join(names[:20]))}{", ..." if len(names) > 20 else ""}).</p>')
     if not stats["students"]:
         parts.append('<p class="none">No student in the grades.</p></body></html>')
         return "\n".join(parts)
@@ -271,8 +282,10 @@ def _page(lab: str, stats: dict) -> str:
                  else '<p class="none">No test cell raised an error.</p>')
 
     parts.append("<h2>Flagged for review</h2>")
-    parts.append("<p>Answers that touch the grading machinery (dlkit.scan): the score stands, "
-                 "a person should read the code.</p>")
+    parts.append("<p>Answers that touch the grading machinery (dlkit.scan), and test cells that "
+                 "did not prove they ran to their end (dlkit.integrity): the score stands as "
+                 "graded, the gradebook marks these questions as needing a manual grade, and a "
+                 "person should read the code.</p>")
     rows = [[_e(s), "<br>".join(f'<span class="msg">{_e(f)}</span>' for f in flags)]
             for s, flags in stats["flagged"].items()]
     parts.append(_table(["student", "reasons"], rows) if rows else '<p class="none">None.</p>')

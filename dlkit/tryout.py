@@ -7,7 +7,8 @@ course, so the real gradebook and submitted/ are never touched.
 
 Steps (in order; each needs the one before):
     1. split     the submissions among `jobs` scratch copies of the course
-    2. generate  in each copy, `nbgrader generate_assignment` (student version + gradebook)
+    2. generate  in each copy, `nbgrader generate_assignment` (student version + gradebook), or
+                 a copy of what it made last time for this very source (`generated_cache`)
     3. build     the submissions from that student version (solutions filled in, or blank,
                  then the replacements)
     4. autograde each copy's submissions, with the per-notebook time budget
@@ -18,6 +19,7 @@ costs seconds.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import os
 import pathlib
@@ -82,6 +84,30 @@ def combine_rounds(fixtures: list[tuple[pathlib.Path, str]]) -> list[dict[str, p
             rounds.append({})
         rounds[k][gid] = path
     return rounds
+
+
+def generated_cache(course, lab: str) -> pathlib.Path | None:
+    """Where the worker keeps (or finds) what `generate_assignment` makes of this lab: the
+    gradebook and the student version, in .dlkit/try/LAB-KEY/ of the course.
+
+    KEY is a sha256 of everything the output depends on: the lab's source folder, the course
+    config, nbgrader's version and dlkit's own code (preprocessors the config may name). Each
+    `dlkit try` then starts from a copy instead of generating again (about a second, ~70 times
+    in the test suite). None when the course config names its own gradebook (`db_url`): the
+    scratch course would write there, and a copied SQLite file would not be it.
+    """
+    from importlib.metadata import version
+
+    config = (course.root / course_mod.CONFIG_NAME).read_bytes()
+    if b"db_url" in config:
+        return None
+    digest = hashlib.sha256(config)
+    digest.update(version("nbgrader").encode())
+    for base in (course.source / lab, pathlib.Path(__file__).parent):
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and ".ipynb_checkpoints" not in p.parts):
+            digest.update(path.relative_to(base).as_posix().encode() + b"\0" + path.read_bytes())
+    return course.root / ".dlkit" / "try" / f"{lab}-{digest.hexdigest()[:20]}"
 
 
 def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
@@ -149,11 +175,14 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
             if progress:
                 progress(done, len(subs), event)
 
+        cache = generated_cache(course, lab)
+
         def grade_group(k: int, group) -> dict:
             workdir = scratch.copy_course(course, lab, tmp / f"job{k}")
             spec = workdir / "try.json"
             spec.write_text(json.dumps({
                 "source": str(source_path),
+                "cache": str(cache) if cache else None,
                 "data_files": [str(f) for f in data_files],
                 "submissions": [{"student": sid, "blank": blank, "replacements": rep}
                                 for sid, rep, _ in group],

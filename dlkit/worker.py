@@ -9,9 +9,10 @@ Commands:
     generate LAB [RELEASE]    nbgrader generate_assignment (fills the gradebook, writes the student
                               version under RELEASE, default release/)
     autograde LAB STUDENT...  nbgrader autograde, then the scores from the gradebook
-    try LAB SPEC              generate, write the synthetic submissions described by the JSON
-                              file SPEC (see `dlkit.tryout`), then autograde them: one nbgrader
-                              import for the whole job
+    try LAB SPEC              generate (or copy what the last generate of this very source
+                              made, SPEC's "cache"), write the synthetic submissions described
+                              by the JSON file SPEC (see `dlkit.tryout`), then autograde them:
+                              one nbgrader import for the whole job
     feedback LAB              nbgrader generate_feedback for every autograded student
 """
 from __future__ import annotations
@@ -168,12 +169,19 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
 
     from dlkit import notebooks
 
-    result = api.generate_assignment(lab, force=True, create=True)
-    if not result.get("success"):
-        emit(event="fatal", error=_error(result))
-        sys.exit(3)
     spec = json.loads(pathlib.Path(spec_path).read_text())
     root = pathlib.Path(api.coursedir.root)
+    cache = pathlib.Path(spec["cache"]) if spec.get("cache") else None
+    if cache is not None and (cache / "gradebook.db").is_file():
+        shutil.copyfile(cache / "gradebook.db", root / "gradebook.db")
+        shutil.copytree(cache / "release", root / "release", dirs_exist_ok=True)
+    else:
+        result = api.generate_assignment(lab, force=True, create=True)
+        if not result.get("success"):
+            emit(event="fatal", error=_error(result))
+            sys.exit(3)
+        if cache is not None:
+            keep_generated(root, lab, cache)
     source_nb = notebooks.read(spec["source"])
     student_path = next((root / "release" / lab).glob("*.ipynb"))
     student_nb = notebooks.read(student_path)
@@ -186,6 +194,24 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
             shutil.copyfile(data_file, folder / pathlib.Path(data_file).name)
     emit(event="ready")
     return [sub["student"] for sub in spec["submissions"]]
+
+
+def keep_generated(root, lab: str, cache) -> None:
+    """Copy the gradebook and release/LAB just generated to `cache`, all at once (a rename):
+    two workers may race to fill it, and a reader sees it whole or not at all."""
+    import shutil
+    import tempfile
+
+    tmp = None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent)
+        shutil.copyfile(root / "gradebook.db", os.path.join(tmp, "gradebook.db"))
+        shutil.copytree(root / "release" / lab, os.path.join(tmp, "release", lab))
+        os.rename(tmp, cache)
+    except OSError:  # another worker filled it first (or the course is read-only): no cache
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _error(result: dict) -> str | None:

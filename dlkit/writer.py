@@ -11,6 +11,11 @@ written there (nbgrader's `Autograde.init_assignment` and `SaveAutoGrades`):
     comments         auto_comment ("No response." for an unchanged answer)
     late penalty     late_submission_penalty of each notebook
     autograded/      the autograded notebook and the files nbgrader put beside it
+    review flags     what dlkit adds: a submission flagged for review (dlkit.scan, dlkit.integrity)
+                     gets needs_manual_grade on the test cells of the question each flag names
+                     (every test cell for a flag that names none), and the reasons at the end of
+                     that question's auto comment, so that it waits in formgrader's queue until
+                     a TA gives a manual score (the score itself is left as graded)
 
 A submission that nbgrader could not finish (timed_out, crashed, autograde_failed, grading_error) gets
 its submission row, 0 on its autograded (code) cells, which is what grades/LAB.csv says, and no
@@ -77,15 +82,18 @@ class Writer:
             return False
         return True
 
-    def record(self, student: str, task: dict) -> None:
-        """Write one task result (see `dispatch.grade_submission`) into the course."""
+    def record(self, student: str, task: dict, flags: list[str] = ()) -> None:
+        """Write one task result (see `dispatch.grade_submission`) into the course.
+
+        `flags` are the reasons to review it by hand ("<grade_id>: <reason>" or a bare reason).
+        """
         from sqlalchemy.exc import SAWarning
 
         with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush
             warnings.simplefilter("ignore", SAWarning)
-            self._record(student, task)
+            self._record(student, task, list(flags))
 
-    def _record(self, student: str, task: dict) -> None:
+    def _record(self, student: str, task: dict, flags: list[str]) -> None:
         gb, lab = self.gb, self.lab
         entry = task.get("gradebook")
         graded = entry is not None  # nbgrader finished: graded, or kernel_died at a cell
@@ -114,6 +122,8 @@ class Writer:
                 for comment in nb.comments:
                     if comment.name in comments:
                         comment.auto_comment = comments[comment.name]
+            if done is not None and flags:
+                _flag_for_review(nb, flags)
         gb.db.commit()
         self._autograded(student, task, graded)
 
@@ -134,3 +144,33 @@ class Writer:
                 origin, rel = f["copy_of"]
                 shutil.copyfile(origins[origin] / rel, path)
             os.chmod(path, f["mode"])
+
+
+REVIEW_PREFIX = "Flagged for review by dlkit: "
+
+
+def _flag_for_review(nb, flags: list[str]) -> None:
+    """needs_manual_grade and an auto comment on the questions the flags name (see the top)."""
+    from .notebooks import question_of
+
+    questions = [c.name for c in nb.comments]  # the answer cells, which carry comments
+    cells = {g.name for g in nb.grades} | set(questions)
+    per_question: dict[str | None, list[str]] = {}
+    for flag in flags:
+        gid, sep, reason = flag.partition(": ")
+        if sep and gid in cells:
+            per_question.setdefault(question_of(gid, questions), []).append(reason)
+        else:
+            per_question.setdefault(None, []).append(flag)
+    everywhere = per_question.pop(None, [])
+    for grade in nb.grades:
+        if grade.cell_type != "code":
+            continue
+        if everywhere or question_of(grade.name, questions) in per_question:
+            grade.needs_manual_grade = True
+    written = {g.name for g in nb.grades if g.cell_type == "markdown"}  # answers in prose
+    for comment in nb.comments:
+        reasons = per_question.get(comment.name, []) + everywhere
+        if reasons and comment.name not in written:
+            note = REVIEW_PREFIX + "; ".join(reasons)
+            comment.auto_comment = f"{comment.auto_comment}\n\n{note}" if comment.auto_comment else note

@@ -157,3 +157,18 @@ def test_report_before_grading_is_one_clear_error(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"run `dlkit grade {LAB}` first" in proc.stderr
+
+
+@pytest.mark.xdist_group("report")
+def test_grading_without_the_sandbox_is_said_at_the_top_and_redone_with_it(tmp_path):
+    root = copy_course(tmp_path)
+    _submit(root, "alice")
+    out = grade(lab=LAB, root=root, sandbox=False)
+    assert out["students"]["alice"]["sandboxed"] is False
+    page = write_report(root=root, lab=LAB).read_text()
+    assert 'id="unsandboxed"' in page and "--unsafe-no-sandbox" in _text(page)
+    # the next run with the sandbox does not keep a result whose code ran unsandboxed
+    again = grade(lab=LAB, root=root)
+    assert again["graded"] == ["alice"] and again["students"]["alice"]["sandboxed"] is True
+    assert again["students"]["alice"]["total"] == again["students"]["alice"]["max_total"]
+    assert 'id="unsandboxed"' not in write_report(root=root, lab=LAB).read_text()
