@@ -362,26 +362,13 @@ def serve() -> None:
         student = request.get("student")
         os.chdir(root)  # nbgrader resolves some paths against the current directory
         api, config = worker.make_api(root)
-        worker.emit(event="start", student=student)
-        if command == "generate":  # what `dlkit.worker ROOT generate LAB RELEASE` does
-            api.coursedir.release_directory = request["release"]
-            result = api.generate_assignment(lab, force=True, create=True)
-            worker.emit(event="done", command=command, success=bool(result.get("success")),
-                        error=worker._error(result))
-        elif command == "feedback":  # what `dlkit.worker ROOT feedback LAB` does, or per student
-            for who in request.get("students") or [None]:
-                result = api.generate_feedback(lab, student_id=who, force=True)
-                if not result.get("success"):
-                    break
-            worker.emit(event="done", command=command, success=bool(result.get("success")),
-                        error=worker._error(result))
+        worker.emit(event="start", student=student)  # the request's time budget starts here
+        if command == "generate":
+            worker.generate(api, lab, request["release"])
+        elif command == "feedback":
+            worker.feedback(api, lab, request.get("students"))
         else:
-            result = api.autograde(lab, student, force=True, create=True)
-            ok = bool(result.get("success"))
-            # what `dlkit.worker autograde` reports, so that the same rules read it
-            worker.emit(event="done", student=student, success=ok, error=worker._error(result),
-                        **worker.integrity_report(root, lab, student),
-                        **(worker.scores(config, root, lab, student) if ok else {"notebooks": []}))
+            worker.autograde(api, config, root, lab, student)
         os.chdir("/")
 
 

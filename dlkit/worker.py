@@ -126,17 +126,39 @@ def integrity_report(root: str, lab: str, student: str) -> dict:
     return out
 
 
+def generate(api, lab: str, release: str | None = None) -> None:
+    """Generate `lab` (into the folder `release` when given) and emit its "done" event."""
+    if release:
+        api.coursedir.release_directory = release
+    result = api.generate_assignment(lab, force=True, create=True)
+    emit(event="done", command="generate", success=bool(result.get("success")), error=_error(result))
+
+
+def autograde(api, config, root: str, lab: str, student: str) -> None:
+    """Autograde one student and emit "done" with the integrity report and scores."""
+    result = api.autograde(lab, student, force=True, create=True)
+    ok = bool(result.get("success"))
+    emit(event="done", student=student, success=ok, error=_error(result),
+         **integrity_report(root, lab, student),
+         **(scores(config, root, lab, student) if ok else {"notebooks": []}))
+
+
+def feedback(api, lab: str, students=None) -> None:
+    """Feedback for these students (default: every autograded one) and its "done" event."""
+    for who in students or [None]:
+        result = api.generate_feedback(lab, student_id=who, force=True)
+        if not result.get("success"):
+            break
+    emit(event="done", command="feedback", success=bool(result.get("success")), error=_error(result))
+
+
 def main(argv: list[str]) -> int:
     root, command, lab, *students = argv
     # nbgrader resolves some paths against the current directory
     os.chdir(root)
     api, config = make_api(root)
-    if command == "generate" and students:
-        api.coursedir.release_directory = students[0]
     if command == "generate":
-        result = api.generate_assignment(lab, force=True, create=True)
-        emit(event="done", command="generate", success=bool(result.get("success")),
-             error=_error(result))
+        generate(api, lab, students[0] if students else None)
     elif command in ("autograde", "try"):
         if command == "try":
             from dlkit import DlkitError
@@ -147,15 +169,9 @@ def main(argv: list[str]) -> int:
                 return 3
         for student in students:
             emit(event="start", student=student)
-            result = api.autograde(lab, student, force=True, create=True)
-            ok = bool(result.get("success"))
-            emit(event="done", student=student, success=ok, error=_error(result),
-                 **integrity_report(root, lab, student),
-                 **(scores(config, root, lab, student) if ok else {"notebooks": []}))
+            autograde(api, config, root, lab, student)
     elif command == "feedback":
-        result = api.generate_feedback(lab, force=True)
-        emit(event="done", command="feedback", success=bool(result.get("success")),
-             error=_error(result))
+        feedback(api, lab)
     else:
         emit(event="done", success=False, error=f"unknown worker command {command!r}")
         return 2
