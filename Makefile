@@ -34,4 +34,4 @@ release: system $(STAMP)
 	$(BIN)/dlkit release
 
 clean:
-	rm -rf submitted autograded feedback gradebook.db grades grades.csv demo_course logs
+	rm -rf submitted autograded feedback gradebook.db grades grades.csv demo_course logs otter

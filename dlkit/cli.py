@@ -43,6 +43,15 @@ def _release(args) -> int:
     return 0
 
 
+def _otter(args) -> int:
+    from .otter import export
+
+    for folder in export(labs=args.labs):
+        print(f"exported {folder}: student/ to hand out, autograder/autograder.zip for "
+              "Gradescope or `otter run`")
+    return 0
+
+
 def _grade_progress(label: str):
     """The `progress` callback of `dlkit.grade.grade`, drawing one Progress bar."""
     bar = Progress(0, label)
@@ -141,6 +150,11 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="regenerate release/ from source/ (refuses any leak)")
     r.add_argument("labs", nargs="*", metavar="LAB", help="labs to release (default: all)")
     r.set_defaults(func=_release)
+
+    o = sub.add_parser("otter", help="write otter/LAB: the lab as an otter-grader assignment "
+                                     "(student notebook with grader.check, tests, autograder zip)")
+    o.add_argument("labs", nargs="*", metavar="LAB", help="labs to export (default: all)")
+    o.set_defaults(func=_otter)
 
     t = sub.add_parser("try", help="grade a synthetic submission through the TAs' pipeline")
     t.add_argument("lab", metavar="LAB")

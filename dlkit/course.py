@@ -20,6 +20,7 @@ class Course:
 
     root: pathlib.Path
     notebook_timeout: float = 900.0
+    cell_timeout: float | None = None  # c.Execute.timeout: nbgrader's limit on one cell
     lab_data: dict = field(default_factory=dict)
     sandbox_limits: dict = field(default_factory=dict)
     lab_sandbox_limits: dict = field(default_factory=dict)
@@ -111,7 +112,12 @@ def load(root: os.PathLike | str | None = None) -> Course:
     return Course(
         root=root,
         notebook_timeout=float(section.get("notebook_timeout", 900)),
+        cell_timeout=_number(config.get("Execute", {}).get("timeout")),
         lab_data=dict(section.get("lab_data", {})),
         sandbox_limits=dict(section.get("sandbox_limits", {})),
         lab_sandbox_limits=dict(section.get("lab_sandbox_limits", {})),
     )
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None

@@ -51,6 +51,18 @@ def graded(lab: str, kind: str) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
+def flaked(lab: str) -> dict:
+    """The flake check of the lab's solution, run once per test process (tests/test_otter.py
+    compares its first run with otter's, in the same xdist group)."""
+    return flake_check(lab=lab, root=ROOT)
+
+
+@functools.lru_cache(maxsize=None)
+def blank_result(lab: str) -> dict:
+    return try_lab(lab=lab, blank=True, root=ROOT, env=ONE_THREAD)
+
+
+@functools.lru_cache(maxsize=None)
 def source(lab: str):
     return notebooks.read(load(ROOT).source_notebook(lab))
 
@@ -63,7 +75,7 @@ def _per_question(lab, result):
                                  for lab in LABS])
 def test_solution_gets_full_marks_under_every_thread_setting(lab):
     """The flake check: 1 thread, 2 threads and the default (when it is more) all give full marks."""
-    out = flake_check(lab=lab, root=ROOT)
+    out = flaked(lab)
     assert len(out["runs"]) == len(thread_settings()) >= 2
     for run in out["runs"]:
         assert run["max_total"] > 0
@@ -76,7 +88,7 @@ def test_solution_gets_full_marks_under_every_thread_setting(lab):
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=pytest.mark.xdist_group(f"{lab}-blank"))
                                  for lab in LABS])
 def test_blank_submission_scores_zero(lab):
-    result = try_lab(lab=lab, blank=True, root=ROOT, env=ONE_THREAD)
+    result = blank_result(lab)
     assert result["max_total"] > 0
     assert result["total"] == 0.0, result
 

@@ -1,0 +1,123 @@
+"""What the otter-grader test files of `dlkit otter` call, inside the student's kernel.
+
+A test cell of the nbgrader source becomes two otter test cases of its question:
+
+    hidden case  the whole cell (visible checks and hidden tests), run as nbgrader runs it, once,
+                 in the notebook's globals; it carries the cell's points
+    public case  the visible checks alone, worth 0: what `grader.check("<question>")` shows a
+                 student working on the notebook (their test files hold only these)
+
+When `otter run` (or Gradescope) grades, the hidden case runs first and the public case does not
+run the visible checks a second time: a second run would train models again and draw other random
+numbers than nbgrader's run does. It reports what the graded run said of the visible checks
+instead (see `run_public`).
+
+Otter sets no time limit on a cell; `limit_cells_when_graded` gives every cell the course's.
+"""
+
+import signal
+import sys
+
+__all__ = ["run_hidden", "run_public", "grading", "limit_cells_when_graded", "CellTimeout"]
+
+# cell name -> (exception or None, whether it was raised by a visible line), from the graded run.
+_graded = {}
+# The course's time limit on one cell, once limit_cells_when_graded has turned it on.
+_cell_limit = None
+
+
+def grading():
+    """Whether otter is grading this kernel (`otter run`, Gradescope), not a student running it."""
+    otter = sys.modules.get("otter")
+    notebook = getattr(otter, "Notebook", None)
+    return bool(getattr(notebook, "_grading_mode", False))
+
+
+def _filename(cell):
+    return f"<test cell {cell}>"
+
+
+def run_hidden(env, cell, code, hidden_lines=()):
+    """Run a test cell's whole code in the notebook's globals `env`; raise what it raises.
+
+    `hidden_lines` are the 1-based line numbers of `code` inside hidden-test regions: they say
+    whether a failure came from a visible check (the public case then reports it) or a hidden one.
+    """
+    if _cell_limit:
+        # Each nbgrader test cell has the whole limit to itself; here several can share one
+        # grader.check cell, so each starts the clock again.
+        signal.setitimer(signal.ITIMER_REAL, _cell_limit)
+    try:
+        exec(compile(code, _filename(cell), "exec"), env)
+    except BaseException as exc:
+        _graded[cell] = (exc, _raised_at(exc, cell) not in set(hidden_lines))
+        if isinstance(exc, Exception):
+            raise
+        # KeyboardInterrupt, SystemExit from student code: a failed test, not a dead checker.
+        raise AssertionError(f"{type(exc).__name__} while running {cell}") from None
+    _graded[cell] = (None, False)
+
+
+def run_public(env, cell, code):
+    """Run a test cell's visible checks, or, when otter grades, report them from the graded run.
+
+    When grading, the visible checks already ran inside the hidden case of the same cell; this
+    case fails with that run's error when a visible line raised it, and passes otherwise (a
+    hidden test's failure is the hidden case's to report).
+    """
+    if grading() and cell in _graded:
+        exc, visible = _graded[cell]
+        if exc is not None and visible:
+            raise AssertionError(f"{type(exc).__name__}: {exc}") if not isinstance(exc, Exception) \
+                else exc.with_traceback(None)
+        return
+    exec(compile(code, _filename(cell), "exec"), env)
+
+
+def _raised_at(exc, cell):
+    """The line of the test cell's code that the exception went through last (None: none)."""
+    line, tb = None, exc.__traceback__
+    name = _filename(cell)
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == name:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+class CellTimeout(TimeoutError):
+    """A cell ran past the course's time limit while otter graded the notebook."""
+
+
+def limit_cells_when_graded(seconds):
+    """When otter grades this kernel, stop any cell that runs longer than `seconds`.
+
+    nbgrader interrupts a cell that runs past `c.Execute.timeout` and goes on with the next one;
+    otter waits for ever (Gradescope stops the whole run after its own limit, with no score).
+    This arms a timer before each cell and disarms it after: a cell past the limit raises
+    CellTimeout, that cell fails and the next ones run. Does nothing when a student runs the
+    notebook, or outside IPython. Returns whether the limit is on.
+    """
+    if not grading() or seconds is None or seconds <= 0:
+        return False
+    try:
+        shell = get_ipython()  # noqa: F821 (defined in IPython kernels)
+    except NameError:
+        return False
+
+    def on_alarm(signum, frame):
+        raise CellTimeout(f"this cell ran for more than {seconds:g} s, the time limit of a cell: "
+                          "is there an endless loop, or too many training epochs?")
+
+    def arm(*_):
+        signal.setitimer(signal.ITIMER_REAL, float(seconds))
+
+    def disarm(*_):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    global _cell_limit
+    _cell_limit = float(seconds)
+    signal.signal(signal.SIGALRM, on_alarm)
+    shell.events.register("pre_run_cell", arm)
+    shell.events.register("post_run_cell", disarm)
+    return True
