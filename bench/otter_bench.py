@@ -80,6 +80,8 @@ def main(argv=None) -> int:
             mine = run([str(BIN / "dlkit"), "grade", lab, "--jobs", str(args.jobs)], tmp / "dlkit",
                        tmp / "dlkit.log")
             ours = scores(tmp / "dlkit", lab)
+            if "phases" not in (tmp / "dlkit.log").read_text():  # it stopped early: say why
+                print((tmp / "dlkit.log").read_text()[-2000:])
             export_seconds, theirs_seconds, theirs = bench_otter(course, lab, args.copies, args.jobs, tmp)
         full = lambda got: f"{sum(s == points for s in got if s is not None)}/{args.copies}"
         print(f"| {lab} | {points:g} | {mine:.1f} s | {mine / args.copies:.1f} s | {full(ours)} | "

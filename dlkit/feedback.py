@@ -25,7 +25,7 @@ import re
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .notebooks import HIDDEN_MARKERS
+from .notebooks import HIDDEN_MARKERS, hidden_parts
 
 HIDDEN_NOTE = "# ... hidden tests ran here (graded; their code is not shown) ..."
 FRAME_NOTE = "(a frame in the test code: not shown)"
@@ -48,17 +48,16 @@ def split_hidden(source: str) -> tuple[str, list[str]]:
     A region left open runs to the end of the cell (fail closed: nothing after an unmatched
     BEGIN is shown).
     """
-    begin, end = (m.lstrip("# ").strip() for m in HIDDEN_MARKERS)
     kept, hidden, inside = [], [], False
-    for line in source.split("\n"):
-        if begin in line:
+    for line, part in hidden_parts(source):
+        if part == "begin":
             if not inside:
                 indent = line[: len(line) - len(line.lstrip())]
                 kept.append(indent + HIDDEN_NOTE)
             inside = True
-        elif end in line:
+        elif part == "end":
             inside = False
-        elif inside:
+        elif part == "hidden":
             hidden.append(line)
         else:
             kept.append(line)

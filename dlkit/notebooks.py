@@ -84,12 +84,19 @@ def has_outputs(nb) -> bool:
                for c in nb.cells)
 
 
-def fill_solutions(student_nb, source_nb, *, blank: bool = False, replacements: dict | None = None):
+def solution_id(cell) -> str | None:
+    """The grade_id of an nbgrader solution cell, None for any other cell."""
+    return grade_id(cell) if is_solution(cell) else None
+
+
+def fill_solutions(student_nb, source_nb, *, blank: bool = False, replacements: dict | None = None,
+                   answer_id=solution_id):
     """A synthetic submission: the student version with solution cells filled in.
 
     Every solution cell gets the source notebook's solution (markers removed) unless `blank`;
     then each `replacements[grade_id]` replaces that cell's code. An unknown grade_id is an
-    error naming the ones the notebook has.
+    error naming the ones the notebook has. `answer_id(cell)` says which cells are answers
+    (the otter student version marks them its own way: dlkit.otter).
     """
     nb = nbformat.from_dict(student_nb)
     replacements = dict(replacements or {})
@@ -101,8 +108,8 @@ def fill_solutions(student_nb, source_nb, *, blank: bool = False, replacements: 
             f"(solution cells: {', '.join(reference)})"
         )
     for cell in nb.cells:
-        gid = grade_id(cell)
-        if not is_solution(cell):
+        gid = answer_id(cell)
+        if gid is None:
             continue
         if gid in replacements:
             cell.source = replacements[gid]
@@ -133,6 +140,25 @@ def leaks(release_nb, source_nb) -> list[str]:
         if cell.get("metadata", {}).get("dlkit", {}).get("instructor_only"):
             found.append(f"{grade_id(cell) or 'a cell'}: marked instructor_only")
     return found
+
+
+def hidden_parts(source: str) -> list[tuple[str, str]]:
+    """Each line of a test cell with its part: "begin" or "end" (a marker line), "hidden"
+    (inside a region) or "visible", by nbgrader's rule (ClearHiddenTests): a line that contains
+    BEGIN HIDDEN TESTS opens a region, one that contains END HIDDEN TESTS closes it, and a region
+    left open runs to the end of the cell."""
+    begin, end = (m.lstrip("# ").strip() for m in HIDDEN_MARKERS)
+    parts, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            parts.append((line, "begin"))
+        elif end in line:
+            inside = False
+            parts.append((line, "end"))
+        else:
+            parts.append((line, "hidden" if inside else "visible"))
+    return parts
 
 
 def _regions(source: str, markers) -> list[str]:

@@ -44,6 +44,7 @@ import nbformat
 import nbformat.corpus.words
 
 from . import DlkitError, course as course_mod, notebooks
+from .release import replace_folder
 
 OUTPUT = "otter"
 GRADERS = pathlib.Path(__file__).resolve().parents[1] / "graders"
@@ -111,7 +112,7 @@ def export(*, labs: list[str] | None = None, root: os.PathLike | str | None = No
                 {"lab": lab, "notebook": source_path.name, "questions": [q.as_dict() for q in qs]},
                 indent=1) + "\n")
             _autograder_zip(course, lab, autograder)                           # 5. zip
-            written.append(_replace(folder, target_root / lab))                # 6. replace
+            written.append(replace_folder(folder, target_root / lab))                # 6. replace
     return written
 
 
@@ -159,19 +160,10 @@ def questions(source_nb, release_nb) -> list[Question]:
 
 
 def split_hidden(code: str) -> tuple[str, list[int]]:
-    """(the code without its hidden-test regions, the 1-based lines of those regions)."""
-    begin, end = notebooks.HIDDEN_MARKERS
-    kept, hidden, inside = [], [], False
-    for i, line in enumerate(code.split("\n"), start=1):
-        if begin in line:
-            inside = True
-        if inside:
-            hidden.append(i)
-        else:
-            kept.append(line)
-        if end in line:
-            inside = False
-    return "\n".join(kept), hidden
+    """(the code as nbgrader's student version has it, the 1-based lines it leaves out)."""
+    parts = notebooks.hidden_parts(code)
+    visible = "\n".join(line for line, part in parts if part == "visible")
+    return visible, [i for i, (_, part) in enumerate(parts, start=1) if part != "visible"]
 
 
 def _literal(code: str) -> str:
@@ -263,7 +255,7 @@ def student_notebook(lab: str, notebook_name: str, release_nb, qs: list[Question
         is_answer = notebooks.is_solution(cell)
         cell.metadata.pop("nbgrader", None)
         if is_answer:
-            cell.metadata["dlkit"] = {"grade_id": gid}
+            cell.metadata["dlkit"] = {"grade_id": gid}  # what answer_id reads
         if gid in manual:
             _tag_manual(cells, cell)
         cells.append(cell)
@@ -345,39 +337,18 @@ def _write(path: pathlib.Path, text: str) -> None:
     path.write_text(text)
 
 
-def _replace(new: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.new"
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(new, staging)
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
-    return target
-
-
 # --- grading with otter ---------------------------------------------------------------------
+
+def answer_id(cell) -> str | None:
+    """The grade_id of an answer cell of the otter student version (None for other cells)."""
+    return cell.get("metadata", {}).get("dlkit", {}).get("grade_id")
+
 
 def submission(otter_nb, source_nb, *, blank: bool = False, replacements: dict | None = None):
     """A synthetic otter submission: the otter student notebook with its answers filled in as
     `notebooks.fill_solutions` fills nbgrader's (same answers, same stubs when blank)."""
-    nb = nbformat.from_dict(copy.deepcopy(otter_nb))
-    reference = notebooks.solution_cells(source_nb)
-    replacements = dict(replacements or {})
-    unknown = sorted(set(replacements) - set(reference))
-    if unknown:
-        raise DlkitError(f"no answer cell with grade_id {', '.join(map(repr, unknown))}")
-    for cell in nb.cells:
-        gid = cell.get("metadata", {}).get("dlkit", {}).get("grade_id")
-        if gid is None:
-            continue
-        if gid in replacements:
-            cell.source = replacements[gid]
-        elif not blank:
-            ref = reference[gid]
-            cell.source = notebooks.solution_code(ref) if ref.cell_type == "code" else ref.source
-    return nb
+    return notebooks.fill_solutions(otter_nb, source_nb, blank=blank, replacements=replacements,
+                                    answer_id=answer_id)
 
 
 def run(*, autograder: os.PathLike | str, submission_path: os.PathLike | str,

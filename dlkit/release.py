@@ -43,7 +43,7 @@ def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = N
             folder = student_path.parent
             for data_file in course.data_files(lab):                          # 3. add data
                 shutil.copyfile(data_file, folder / data_file.name)
-            written.append(_replace(folder, target_root / lab))               # 4. replace
+            written.append(replace_folder(folder, target_root / lab))               # 4. replace
     return written
 
 
@@ -61,7 +61,8 @@ def inspect(source_path: pathlib.Path, student_path: pathlib.Path) -> None:
         )
 
 
-def _replace(new: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
+def replace_folder(new: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
+    """Copy `new` beside `target`, then swap it in: `target` is never left half written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.new"
     if staging.exists():
