@@ -112,7 +112,7 @@ def export(*, labs: list[str] | None = None, root: os.PathLike | str | None = No
                 {"lab": lab, "notebook": source_path.name, "questions": [q.as_dict() for q in qs]},
                 indent=1) + "\n")
             _autograder_zip(course, lab, autograder)                           # 5. zip
-            written.append(replace_folder(folder, target_root / lab))                # 6. replace
+            written.append(replace_folder(folder, target_root / lab))         # 6. replace
     return written
 
 
