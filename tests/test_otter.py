@@ -15,6 +15,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 
 import nbformat
 import pytest
@@ -30,19 +31,9 @@ from test_labs_grading import LABS, ONE_THREAD, blank_result, flaked, graded, so
 OTTER_JOBS = 2
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> pathlib.Path:
-    """Every lab exported once for this module, into a scratch otter/ folder."""
-    out = tmp_path_factory.mktemp("otter")
-    otter.export(root=ROOT, into=out)
-    return out
-
-
 @functools.lru_cache(maxsize=None)
 def _export(lab: str) -> pathlib.Path:
-    """One lab exported once per test process (the parity tests' groups may land anywhere)."""
-    import tempfile
-
+    """otter/LAB of one lab, exported once per test process into a scratch folder."""
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"dlkit-test-otter-{lab}-"))
     return otter.export(labs=[lab], root=ROOT, into=out)[0]
 
@@ -58,16 +49,16 @@ def _student_nb(folder: pathlib.Path):
 # --- what is exported --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lab", LABS)
-def test_points_per_question_match_the_nbgrader_source(exported, lab):
+def test_points_per_question_match_the_nbgrader_source(lab):
     src = source(lab)
     expected = results.by_question(src, {"tests": [{"grade_id": g, "score": 0, "max_score": p}
                                                    for g, p in results.test_points(src)]})
     manual = {notebooks.grade_id(c): float(notebooks.meta(c)["points"]) for c in src.cells
               if notebooks.is_solution(c) and c.cell_type == "markdown" and notebooks.meta(c).get("grade")}
-    qs = {q["name"]: q for q in _questions(exported / lab)["questions"]}
+    qs = {q["name"]: q for q in _questions(_export(lab))["questions"]}
     assert {n: q["points"] for n, q in qs.items() if not q["manual"]} == {n: m for n, (_, m) in expected.items()}
     assert {n: q["points"] for n, q in qs.items() if q["manual"]} == manual
-    zipped = otter.zipped_tests(exported / lab / "autograder" / "autograder.zip")
+    zipped = otter.zipped_tests(_export(lab) / "autograder" / "autograder.zip")
     assert sorted(zipped) == sorted(f"{n}.py" for n in expected)
     for name, (_, maximum) in expected.items():
         test = ExceptionTestFile.from_string(zipped[f"{name}.py"], path=f"tests/{name}.py")
@@ -78,10 +69,10 @@ def test_points_per_question_match_the_nbgrader_source(exported, lab):
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_student_folder_holds_no_hidden_test_and_no_solution(exported, lab):
+def test_student_folder_holds_no_hidden_test_and_no_solution(lab):
     src = source(lab)
-    folder = exported / lab / "student"
-    nb = _student_nb(exported / lab)
+    folder = _export(lab) / "student"
+    nb = _student_nb(_export(lab))
     assert notebooks.leaks(nb, src) == []
     assert not notebooks.has_outputs(nb)
     tests_text = "\n".join(p.read_text() for p in sorted((folder / "tests").glob("*.py")))
@@ -104,9 +95,9 @@ def test_student_folder_holds_no_hidden_test_and_no_solution(exported, lab):
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_each_question_ends_with_one_grader_check_and_manual_ones_are_exported(exported, lab):
-    nb = _student_nb(exported / lab)
-    qs = _questions(exported / lab)["questions"]
+def test_each_question_ends_with_one_grader_check_and_manual_ones_are_exported(lab):
+    nb = _student_nb(_export(lab))
+    qs = _questions(_export(lab))["questions"]
     checks = [m.group(1) for c in nb.cells if c.cell_type == "code"
               for m in [re.fullmatch(r'grader\.check\("(\w+)"\)', c.source.strip())] if m]
     assert checks == [q["name"] for q in qs if not q["manual"]]
@@ -162,7 +153,7 @@ def _text(cell) -> str:
     return "\n".join(out)
 
 
-def test_student_sees_the_same_visible_check_messages_as_in_nbgrader(exported, tmp_path):
+def test_student_sees_the_same_visible_check_messages_as_in_nbgrader(tmp_path):
     """A student running the otter notebook gets, from grader.check, the message the nbgrader
     student version's test cell gives for the same wrong answer; a right answer passes."""
     lab, wrong = "lab01", "loss__mean_instead_of_sum.py"
@@ -173,8 +164,8 @@ def test_student_sees_the_same_visible_check_messages_as_in_nbgrader(exported, t
     folder = tmp_path / "student"
     import shutil
 
-    shutil.copytree(exported / lab / "student", folder)
-    ott = otter.submission(_student_nb(exported / lab), src, replacements={"loss": code})
+    shutil.copytree(_export(lab) / "student", folder)
+    ott = otter.submission(_student_nb(_export(lab)), src, replacements={"loss": code})
     _execute(nbg, ROOT / "release" / lab)
     _execute(ott, folder)
     nbg_msg = next(_text(c) for c in nbg.cells if notebooks.grade_id(c) == "test_loss")
