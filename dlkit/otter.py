@@ -21,7 +21,8 @@ previous export as it was):
                  (graders/otter_cases.py says why)
     4. notebook  release/'s notebook with an otter init cell first, each run of test cells
                  replaced by one `grader.check("<q>")` cell, manual questions between otter's
-                 export tags, and a submission cell last
+                 export tags, demonstrations (dlkit.skip) tagged for otter to leave out when it
+                 grades, and a submission cell last
     5. zip       `otter generate` in autograder/, with the lab's data and the graders package
     6. replace   swap the new folder in for otter/LAB
 """
@@ -43,10 +44,11 @@ from dataclasses import dataclass, field
 import nbformat
 import nbformat.corpus.words
 
-from . import DlkitError, course as course_mod, notebooks
+from . import DlkitError, course as course_mod, notebooks, skip
 from .release import replace_folder
 
 OUTPUT = "otter"
+IGNORE_TAG = "otter_ignore"  # otter.execute.preprocessor.IGNORE_CELL_TAG
 GRADERS = pathlib.Path(__file__).resolve().parents[1] / "graders"
 # The packages the notebooks import, pinned to the versions installed here, so that the
 # grading image computes what nbgrader's kernels compute.
@@ -253,6 +255,10 @@ def student_notebook(lab: str, notebook_name: str, release_nb, qs: list[Question
             cells.append(_locked(nbformat.v4.new_code_cell(f'grader.check("{pending}")')))
             pending = None
         is_answer = notebooks.is_solution(cell)
+        if skip.skippable(cell):
+            # nbgrader does not run a demonstration when grading (dlkit.skip); otter leaves
+            # out the cells tagged otter_ignore when it grades, and students still run them
+            cell.metadata.setdefault("tags", []).append(IGNORE_TAG)
         cell.metadata.pop("nbgrader", None)
         if is_answer:
             cell.metadata["dlkit"] = {"grade_id": gid}  # what answer_id reads

@@ -22,7 +22,7 @@ import pytest
 from nbclient import NotebookClient
 from otter.test_files import ExceptionTestFile
 
-from dlkit import DlkitError, notebooks, otter, results
+from dlkit import DlkitError, notebooks, otter, results, skip
 from dlkit.course import load
 
 from conftest import FIXTURES, ROOT, copy_course
@@ -115,6 +115,11 @@ def test_each_question_ends_with_one_grader_check_and_manual_ones_are_exported(l
                      and (c.source.startswith("grader.check") or "dlkit" in c.metadata)]
             assert later[0] == f'grader.check("{q["name"]}")', (q["name"], later[:2])
     assert position and nb.metadata["otter"]["assignment_name"] == lab
+    # the demonstrations nbgrader does not run when grading, otter does not run either
+    release = notebooks.read(next((ROOT / "release" / lab).glob("*.ipynb")))
+    demos = [c.source for c in release.cells if skip.skippable(c)]
+    ignored = [c.source for c in nb.cells if "otter_ignore" in c.metadata.get("tags", [])]
+    assert ignored == demos
 
 
 def test_release_older_than_source_is_refused(course_copy):
