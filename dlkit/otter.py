@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 
@@ -364,8 +365,6 @@ def run(*, autograder: os.PathLike | str, submission_path: os.PathLike | str,
     Returns {"scores": {question: (score, max)}, "seconds": wall time, "output": otter's
     output}, or with "error" when otter produced no results.json.
     """
-    import time
-
     with tempfile.TemporaryDirectory(prefix="dlkit-otter-run-") as out:
         start = time.monotonic()
         try:

@@ -50,11 +50,14 @@ def run_hidden(env, cell, code, hidden_lines=()):
     try:
         exec(compile(code, _filename(cell), "exec"), env)
     except BaseException as exc:
-        _graded[cell] = (exc, _raised_at(exc, cell) not in set(hidden_lines))
-        if isinstance(exc, Exception):
+        error = exc
+        if not isinstance(exc, Exception):
+            # KeyboardInterrupt, SystemExit from student code: a failed test, not a dead checker.
+            error = AssertionError(f"{type(exc).__name__} while running {cell}")
+        _graded[cell] = (error, _raised_at(exc, cell) not in set(hidden_lines))
+        if error is exc:
             raise
-        # KeyboardInterrupt, SystemExit from student code: a failed test, not a dead checker.
-        raise AssertionError(f"{type(exc).__name__} while running {cell}") from None
+        raise error from None
     _graded[cell] = (None, False)
 
 
@@ -68,8 +71,7 @@ def run_public(env, cell, code):
     if grading() and cell in _graded:
         exc, visible = _graded[cell]
         if exc is not None and visible:
-            raise AssertionError(f"{type(exc).__name__}: {exc}") if not isinstance(exc, Exception) \
-                else exc.with_traceback(None)
+            raise exc.with_traceback(None)
         return
     exec(compile(code, _filename(cell), "exec"), env)
 
