@@ -46,14 +46,22 @@ def run_hidden(env, cell, code, hidden_lines=()):
     if _cell_limit:
         # Each nbgrader test cell has the whole limit to itself; here several can share one
         # grader.check cell, so each starts the clock again.
-        signal.setitimer(signal.ITIMER_REAL, _cell_limit)
+        _start_clock(_cell_limit)
     try:
-        exec(compile(code, _filename(cell), "exec"), env)
+        try:
+            exec(compile(code, _filename(cell), "exec"), env)
+        finally:
+            if _cell_limit:
+                # what runs next is this function, otter's bookkeeping or the next case (which
+                # starts the clock again): none of it is student code
+                _stop_clock()
     except BaseException as exc:
         error = exc
         if not isinstance(exc, Exception):
-            # KeyboardInterrupt, SystemExit from student code: a failed test, not a dead checker.
-            error = AssertionError(f"{type(exc).__name__} while running {cell}")
+            # KeyboardInterrupt, SystemExit from student code, CellTimeout: a failed test, not a
+            # dead checker.
+            detail = f": {exc}" if str(exc) else ""
+            error = AssertionError(f"{type(exc).__name__} while running {cell}{detail}")
         _graded[cell] = (error, _raised_at(exc, cell) not in set(hidden_lines))
         if error is exc:
             raise
@@ -87,8 +95,25 @@ def _raised_at(exc, cell):
     return line
 
 
-class CellTimeout(TimeoutError):
-    """A cell ran past the course's time limit while otter graded the notebook."""
+class CellTimeout(BaseException):
+    """A cell ran past the course's time limit while otter graded the notebook.
+
+    A BaseException, as the KeyboardInterrupt that nbgrader's time-out sends is: a loop in
+    student code that catches `Exception` and goes on does not swallow it and run for ever.
+    """
+
+
+def _start_clock(seconds):
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+
+
+def _stop_clock(*_):
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout(f"this cell ran for more than {_cell_limit:g} s, the time limit of a cell: "
+                      "is there an endless loop, or too many training epochs?")
 
 
 def limit_cells_when_graded(seconds):
@@ -96,9 +121,10 @@ def limit_cells_when_graded(seconds):
 
     nbgrader interrupts a cell that runs past `c.Execute.timeout` and goes on with the next one;
     otter waits for ever (Gradescope stops the whole run after its own limit, with no score).
-    This arms a timer before each cell and disarms it after: a cell past the limit raises
-    CellTimeout, that cell fails and the next ones run. Does nothing when a student runs the
-    notebook, or outside IPython. Returns whether the limit is on.
+    This starts a clock before each cell and stops it after: a cell past the limit raises
+    CellTimeout, that cell fails and the next ones run (unless the cell swallows it with a bare
+    `except:` and goes on). Does nothing when a student runs the notebook, or outside IPython.
+    Returns whether the limit is on.
     """
     if not grading() or seconds is None or seconds <= 0:
         return False
@@ -107,19 +133,9 @@ def limit_cells_when_graded(seconds):
     except NameError:
         return False
 
-    def on_alarm(signum, frame):
-        raise CellTimeout(f"this cell ran for more than {seconds:g} s, the time limit of a cell: "
-                          "is there an endless loop, or too many training epochs?")
-
-    def arm(*_):
-        signal.setitimer(signal.ITIMER_REAL, float(seconds))
-
-    def disarm(*_):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
     global _cell_limit
     _cell_limit = float(seconds)
-    signal.signal(signal.SIGALRM, on_alarm)
-    shell.events.register("pre_run_cell", arm)
-    shell.events.register("post_run_cell", disarm)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    shell.events.register("pre_run_cell", lambda *_: _start_clock(_cell_limit))
+    shell.events.register("post_run_cell", _stop_clock)
     return True

@@ -1,6 +1,9 @@
 """graders.otter_cases: how the otter test files of `dlkit otter` run a test cell's code."""
 from __future__ import annotations
 
+import signal
+import time
+
 import otter
 import pytest
 
@@ -83,3 +86,21 @@ def test_cell_limit_is_off_for_students_and_outside_ipython(grading, monkeypatch
     assert otter_cases.limit_cells_when_graded(5) is False  # grading, but no IPython here
     monkeypatch.setattr(otter.Notebook, "_grading_mode", False)
     assert otter_cases.limit_cells_when_graded(5) is False
+
+
+def test_cell_limit_stops_a_loop_that_catches_every_exception(grading, monkeypatch):
+    """nbgrader's time-out is a KeyboardInterrupt, which `except Exception` does not catch: the
+    limit under otter must not be swallowed either, or the loop (and otter) would run for ever."""
+    previous = signal.signal(signal.SIGALRM, otter_cases._on_alarm)
+    monkeypatch.setattr(otter_cases, "_cell_limit", 0.5)
+    code = "while True:\n    try:\n        sum(range(1000))\n    except Exception:\n        pass\n"
+    start = time.monotonic()
+    try:
+        with pytest.raises(AssertionError, match=r"CellTimeout while running test_q: .*0\.5 s, the time limit"):
+            otter_cases.run_hidden({}, "test_q", code, hidden_lines=[])
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - start < 10
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # disarmed for otter's own code
+    with pytest.raises(AssertionError, match="CellTimeout"):
+        otter_cases.run_public({}, "test_q", "")  # the public case reports the graded run
