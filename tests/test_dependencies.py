@@ -120,13 +120,30 @@ def test_every_answer_built_on_has_a_raising_fixture(lab):
     assert set(raising(lab)) == needed, f"tests/fixtures/{lab}/raising/ should break exactly {sorted(needed)}"
 
 
-@pytest.mark.parametrize("lab, cells", [
-    pytest.param(lab, cells, id=f"{lab}-{'+'.join(cells)}", marks=pytest.mark.xdist_group(f"{lab}-raising"))
-    for lab in sorted(BUILDS_ON) for cells in submissions(lab)])
-def test_answers_built_on_raising_cost_no_points_elsewhere(lab, cells):
-    broken = set().union(*(BUILDS_ON[lab][c] for c in cells))
+def replacements(lab: str, cells: tuple[str, ...]) -> dict[str, str]:
+    """{answer: raising code} of the submission that grades `cells`: what they build on raises."""
     code = raising(lab)
-    result = try_lab(lab=lab, replace={gid: code[gid] for gid in broken}, root=ROOT, env=ONE_THREAD)
+    return {gid: code[gid] for gid in sorted(set().union(*(BUILDS_ON[lab][c] for c in cells)))}
+
+
+@functools.lru_cache(maxsize=None)
+def graded(lab: str, cells: tuple[str, ...]) -> dict:
+    """That submission's result, graded once per test process (tests/test_otter.py compares it
+    with otter's, in the same xdist group)."""
+    return try_lab(lab=lab, replace=replacements(lab, cells), root=ROOT, env=ONE_THREAD)
+
+
+def submission_params():
+    for lab in sorted(BUILDS_ON):
+        for cells in submissions(lab):
+            yield pytest.param(lab, cells, id=f"{lab}-{'+'.join(cells)}",
+                               marks=pytest.mark.xdist_group(f"{lab}-raising"))
+
+
+@pytest.mark.parametrize("lab, cells", list(submission_params()))
+def test_answers_built_on_raising_cost_no_points_elsewhere(lab, cells):
+    broken = set(replacements(lab, cells))
+    result = graded(lab, cells)
     per_question = results.by_question(source(lab), result)
     for gid in broken:  # the fixtures bite: a raising answer scores nothing
         assert per_question[gid][0] == 0, f"{gid}__raises.py kept points: {per_question[gid]}"

@@ -3,8 +3,9 @@
 The parity tests grade the same submissions with `otter run` (the autograder zip, no Docker) and
 compare each question's score with nbgrader's through dlkit's pipeline (`dlkit try`, whose
 worker is the one `dlkit grade` runs). They sit in the xdist groups of tests/test_labs_grading.py
-and reuse its results (solution, blank, combined rounds of mutants and variants), so nbgrader
-grades each submission once for both files.
+and tests/test_dependencies.py and reuse their results (solution, blank, combined rounds of
+mutants and variants, answers that others build on raising), so nbgrader grades each submission
+once for both files.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from otter.test_files import ExceptionTestFile
 from dlkit import DlkitError, notebooks, otter, results, skip
 from dlkit.course import load
 
+import test_dependencies
 from conftest import FIXTURES, ROOT, copy_course
 from test_labs_grading import LABS, ONE_THREAD, blank_result, flaked, graded, source
 
@@ -264,3 +266,15 @@ def _parity_params():
 @pytest.mark.parametrize("lab, kind", list(_parity_params()))
 def test_otter_run_scores_each_question_as_dlkit_grade(lab, kind):
     _parity(lab, kind)
+
+
+@pytest.mark.parametrize("lab, cells", list(test_dependencies.submission_params()))
+def test_otter_run_costs_a_mistake_once_as_dlkit_grade(lab, cells):
+    """tests/fixtures/LAB/raising: the answers other questions build on raise; otter scores each
+    question as nbgrader does (the swaps of graders.runtime.graded_alone run inside its hidden
+    cases too)."""
+    replacements = test_dependencies.replacements(lab, cells)
+    label = "raising " + ", ".join(replacements)
+    theirs = _otter_scores(lab, [(label, replacements, False)])[0]
+    differences = _compare(lab, label, test_dependencies.graded(lab, cells), theirs)
+    assert not differences, "\n".join(differences)
