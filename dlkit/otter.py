@@ -29,6 +29,7 @@ previous export as it was):
 from __future__ import annotations
 
 import ast
+import atexit
 import copy
 import functools
 import json
@@ -392,6 +393,7 @@ def _no_grammar() -> str:
     imports jsonschema in every graded kernel, which then compiles that grammar (2.7 s of CPU)
     for a string format nothing here uses (as dlkit/__init__.py does in dlkit's processes)."""
     folder = pathlib.Path(tempfile.mkdtemp(prefix="dlkit-no-grammar-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     (folder / "rfc3987_syntax").mkdir()
     (folder / "rfc3987_syntax" / "__init__.py").write_text(
         'raise ImportError("kept out by dlkit: jsonschema does without it")\n')

@@ -9,11 +9,13 @@ once for both files.
 """
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import functools
 import json
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ OTTER_JOBS = 2
 def _export(lab: str) -> pathlib.Path:
     """otter/LAB of one lab, exported once per test process into a scratch folder."""
     out = pathlib.Path(tempfile.mkdtemp(prefix=f"dlkit-test-otter-{lab}-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     return otter.export(labs=[lab], root=ROOT, into=out)[0]
 
 
@@ -169,8 +172,6 @@ def test_student_sees_the_same_visible_check_messages_as_in_nbgrader(tmp_path):
     release = notebooks.read(ROOT / "release" / lab / "gradient_descent.ipynb")
     nbg = notebooks.fill_solutions(release, src, replacements={"loss": code})
     folder = tmp_path / "student"
-    import shutil
-
     shutil.copytree(_export(lab) / "student", folder)
     ott = otter.submission(_student_nb(_export(lab)), src, replacements={"loss": code})
     _execute(nbg, ROOT / "release" / lab)
