@@ -88,7 +88,7 @@ def test_cell_limit_is_off_for_students_and_outside_ipython(grading, monkeypatch
     assert otter_cases.limit_cells_when_graded(5) is False
 
 
-def test_cell_limit_stops_a_loop_that_catches_every_exception(grading, monkeypatch):
+def test_cell_limit_stops_a_loop_that_catches_exception_and_goes_on(grading, monkeypatch):
     """nbgrader's time-out is a KeyboardInterrupt, which `except Exception` does not catch: the
     limit under otter must not be swallowed either, or the loop (and otter) would run for ever."""
     previous = signal.signal(signal.SIGALRM, otter_cases._on_alarm)
