@@ -133,14 +133,9 @@ def graded(lab: str, cells: tuple[str, ...]) -> dict:
     return try_lab(lab=lab, replace=replacements(lab, cells), root=ROOT, env=ONE_THREAD)
 
 
-def submission_params():
-    for lab in sorted(BUILDS_ON):
-        for cells in submissions(lab):
-            yield pytest.param(lab, cells, id=f"{lab}-{'+'.join(cells)}",
-                               marks=pytest.mark.xdist_group(f"{lab}-raising"))
-
-
-@pytest.mark.parametrize("lab, cells", list(submission_params()))
+@pytest.mark.parametrize("lab, cells", [
+    pytest.param(lab, cells, id=f"{lab}-{'+'.join(cells)}", marks=pytest.mark.xdist_group(f"{lab}-raising"))
+    for lab in sorted(BUILDS_ON) for cells in submissions(lab)])
 def test_answers_built_on_raising_cost_no_points_elsewhere(lab, cells):
     broken = set(replacements(lab, cells))
     result = graded(lab, cells)
