@@ -57,10 +57,14 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# --- Grading rule: points only for a recorded pass --------------------------------------------
-# A test cell scores only when it proves it ran to its end: AddRunMarks appends a statement that
-# displays a per-run token, CheckRunMarks (right after Execute, before anything edits outputs)
-# fails a test cell that shows neither its token nor an error (dlkit/integrity.py). Cells a lab
+# --- Grading rule: the verdict is computed on the host ---------------------------------------
+# dlkit's Execute runs every test cell in the judge, a process of dlkit's on the host, and only
+# the student's functions in their kernel (dlkit/judge.py, dlkit/hosted.py, docs/security.md):
+# nothing the student's code does in its kernel can show a pass that the checks, run on the host,
+# did not give. RecordVerdicts (right before SaveAutoGrades) makes each test cell's outputs say
+# exactly that verdict. `c.Execute.judge_on_host = False` runs test cells in the kernel, as plain
+# nbgrader does. AddRunMarks/CheckRunMarks still record, per test cell, a mark displayed by the
+# kernel with what notebook code replaced there (a flag for review, never a score). Cells a lab
 # tags `dlkit:not-graded` (plots, demonstrations that no answer reads) are blanked while the
 # notebook runs (dlkit/skip.py). The rest is nbgrader's default list, in its order.
 c.Autograde.autograde_preprocessors = [
@@ -73,6 +77,7 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "dlkit.outputs.CapOutputBytes",  # LimitOutput counts lines; one line can be 100 MB
+    "dlkit.integrity.RecordVerdicts",  # the judge's verdicts, whatever the steps above did
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

@@ -47,12 +47,13 @@ not a proof against a determined attacker.
 """
 from __future__ import annotations
 
+import os
 import secrets
 
 from nbgrader.preprocessors import DeduplicateIds as NbgraderDeduplicateIds
 from nbgrader.preprocessors import Execute as NbgraderExecute, NbGraderPreprocessor
 from nbgrader.preprocessors import OverwriteCells as NbgraderOverwriteCells
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, Unicode
 
 from .notebooks import grade_id, is_test
 
@@ -60,6 +61,8 @@ MIME = "application/x-dlkit-ran+json"  # graders.integrity.MIME (kernel side)
 KERNEL_DIED = "KernelDied"
 ERROR_NAME = "GradingIntegrityError"
 METADATA_KEY = "integrity"
+VERDICTS_KEY = "verdicts"        # {test grade_id: passed} from the judge (dlkit/hosted.py)
+UNANSWERED_KEY = "unanswered"    # test cells during which the kernel never answered the judge
 # One statement, with no name a student could shadow: __import__ is a builtin, and the probe
 # lives in graders/ (read-only in the sandbox).
 MARK_LINE = "__import__('graders.integrity').integrity.mark('{token}')"
@@ -174,13 +177,47 @@ class Execute(NbgraderExecute):
     # came scores 0 and is flagged (CheckRunMarks), it does not take the notebook with it.
     iopub_timeout = Integer(30, help="seconds to wait for a cell's outputs after its reply").tag(config=True)
     raise_on_iopub_timeout = Bool(False, help="fail the notebook when outputs come late").tag(config=True)
+    judge_on_host = Bool(True, help="run test cells in dlkit's judge on the host, the student's "
+                                    "functions in the kernel (dlkit/hosted.py); False runs them in "
+                                    "the kernel, as nbgrader does").tag(config=True)
+    judge_data = Unicode("", help="the judge's data folder ($DLKIT_DATA); default: data/ of the "
+                                  "course").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
+        from .hosted import HostedCells
+
         self._died_at = None
-        nb, resources = super().preprocess(nb, resources, km)
+        self._hosted = None
+        self._verdicts = {}
+        if self.judge_on_host:
+            data = self.judge_data or os.path.join(os.getcwd(), "data")
+            self._hosted = HostedCells(self, data_dir=data if os.path.isdir(data) else None,
+                                       log_path=None)
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        finally:
+            if self._hosted is not None:
+                self._hosted.close()
+        if self._hosted is not None:
+            dlkit_meta = nb.metadata.setdefault("dlkit", {})
+            dlkit_meta[VERDICTS_KEY] = self._verdicts
+            silent = [grade_id(nb.cells[i]) for i in sorted(self._hosted.unanswered)]
+            if silent:
+                dlkit_meta[UNANSWERED_KEY] = silent
         if self._died_at is not None:
             nb.metadata.setdefault("dlkit", {})["kernel_died"] = self._died_at
         return nb, resources
+
+    def _judge_cell(self, cell, resources, index):
+        """A test cell run by the judge on the host (dlkit/hosted.py), with this run's mark."""
+        token = (resources or {}).get("dlkit_run_tokens", {}).get(grade_id(cell))
+        source = _strip_mark(cell.source, token) if token else cell.source
+        cell.outputs = self._hosted.run_test_cell(cell, index, source, float(self.timeout or 180))
+        cell.execution_count = None
+        self._verdicts[grade_id(cell)] = not any(o.get("output_type") == "error" for o in cell.outputs)
+        if token:
+            cell.outputs += self._hosted.probe(index, token)
+        return cell, resources
 
     def preprocess_cell(self, cell, resources, index):
         from nbclient.exceptions import DeadKernelError
@@ -191,6 +228,8 @@ class Execute(NbgraderExecute):
                                             "this test did not run")]
             return cell, resources
         try:
+            if self._hosted is not None and cell.cell_type == "code" and is_test(cell):
+                return self._judge_cell(cell, resources, index)
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             where = grade_id(cell) or f"cell {index + 1}"
@@ -235,3 +274,35 @@ def tampered(nb) -> dict:
 def unproven(nb) -> list[str]:
     """The test cells of an autograded notebook that did not prove they ran to their end."""
     return list(nb.metadata.get("dlkit", {}).get(METADATA_KEY, []))
+
+
+def unanswered(nb) -> list[str]:
+    """The test cells during which the student's kernel never answered the judge."""
+    return list(nb.metadata.get("dlkit", {}).get(UNANSWERED_KEY, []))
+
+
+class RecordVerdicts(NbGraderPreprocessor):
+    """Each test cell's outputs say exactly the judge's verdict, so that nbgrader's scoring (an
+    error output gives 0, an execute_result a partial grade, else full marks) gives the judge's
+    points whatever the steps after Execute did to them (right before SaveAutoGrades).
+
+    A passed cell keeps no error, stderr or execute_result output; a failed one keeps no
+    execute_result and has an error output (one is added if a later step dropped it)."""
+
+    def preprocess(self, nb, resources):
+        verdicts = nb.metadata.get("dlkit", {}).get(VERDICTS_KEY) or {}
+        for cell in nb.cells:
+            gid = grade_id(cell)
+            if cell.cell_type != "code" or not is_test(cell) or gid not in verdicts:
+                continue
+            kept = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+            if verdicts[gid]:
+                kept = [o for o in kept if o.get("output_type") != "error"
+                        and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            elif not any(o.get("output_type") == "error" for o in kept):
+                from nbformat.v4 import new_output
+
+                kept.append(new_output("error", ename="TestFailed", evalue="this test failed",
+                                       traceback=["TestFailed: this test failed"]))
+            cell.outputs = kept
+        return nb, resources

@@ -39,6 +39,8 @@ def integrity_flags(event: dict) -> list[str]:
     """Reasons to review from the run-time integrity check (dlkit.integrity) of a result event."""
     flags = [f"{gid}: the test cell did not run to its end and showed no error (its code was "
              "skipped or changed at run time): 0 points" for gid in event.get("unproven", [])]
+    flags += [f"{gid}: the kernel did not answer the grader during this test (notebook code changed "
+              "how the kernel runs or displays): 0 points" for gid in event.get("unanswered", [])]
     changed = sorted({what for found in (event.get("tampered") or {}).values() for what in found})
     if changed:
         flags.append(f"replaced at run time by notebook code: {', '.join(changed)}")

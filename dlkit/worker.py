@@ -114,13 +114,14 @@ def integrity_report(root: str, lab: str, student: str) -> dict:
 
     from dlkit import integrity
 
-    out = {"unproven": [], "kernel_died": None, "tampered": {}}
+    out = {"unproven": [], "unanswered": [], "kernel_died": None, "tampered": {}}
     for path in sorted(glob.glob(os.path.join(root, "autograded", student, lab, "*.ipynb"))):
         try:
             nb = nbformat.read(path, as_version=4)
         except Exception:  # an unreadable autograded notebook: its scores say what happened
             continue
         out["unproven"] += integrity.unproven(nb)
+        out["unanswered"] += integrity.unanswered(nb)
         out["kernel_died"] = out["kernel_died"] or integrity.kernel_died(nb)
         out["tampered"].update(integrity.tampered(nb))
     return out

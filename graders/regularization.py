@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from . import runtime
+
 from .checks import _as_numbers, _fail, _typename
 
 __all__ = [
@@ -71,7 +73,7 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
     # Inference first: the simplest behaviour, and the most common mistake.
     for rate in (0.3, 0.6):
         call = f"dropout_forward(a, rate={rate}, rng, training=False)"
-        given = a.copy()
+        given = runtime.given(a.copy())  # its in-place changes are checked below
         got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), False),
                        a, name, call)
         _check_untouched(given, a, name, call)
@@ -90,7 +92,7 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
 
     for rate in (0.3, 0.6):
         call = f"dropout_forward(a, rate={rate}, rng, training=True) on {a.size} units"
-        given = a.copy()
+        given = runtime.given(a.copy())  # its in-place changes are checked below
         got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), True),
                        a, name, call)
         _check_untouched(given, a, name, call)

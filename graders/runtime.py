@@ -12,17 +12,22 @@ Environment variables that TensorFlow reads at import time are set here, so call
 ``setup`` before importing keras or TensorFlow yourself.
 """
 
+import collections
 import contextlib
+import itertools
 import logging
 import os
 import random
 
 import numpy as np
 
-__all__ = ["setup", "rng", "graded_alone", "REFERENCES"]
+__all__ = ["setup", "rng", "graded_alone", "swapped", "given", "Call", "REFERENCES"]
 
 # The name, in the notebook's globals, of the mapping a test cell's hidden region defines.
 REFERENCES = "_references"
+# Set by dlkit's judge, which runs test cells on the host: the student's functions run in their
+# kernel, so the references must be swapped there too (dlkit/judge.py). None in a kernel.
+_host = None
 
 
 def setup(seed=0, *, keras=True):
@@ -92,6 +97,9 @@ def graded_alone(namespace, cell):
     swap = dict(chosen) if isinstance(chosen, dict) else {}
     missing = object()
     saved = {name: namespace.get(name, missing) for name in swap}
+    host = _host
+    if host is not None:
+        host.swap_in(cell, swap, namespace)
     namespace.update(swap)
     try:
         yield dict(swap)
@@ -101,6 +109,90 @@ def graded_alone(namespace, cell):
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
+        if host is not None and swap:
+            host.swap_out(cell)
+
+
+_given: list = []  # what given() marked, while dlkit's judge runs a test cell
+
+
+def given(*values):
+    """Mark arguments whose in-place changes a test checks, and return them (one value: itself).
+
+        _x_given = given(_x.copy())
+        _got = relu(_x_given)
+        check_equal(bool(np.array_equal(_x_given, _x)), True, name="relu(x) leaves x unchanged")
+
+    In a kernel this does nothing: the student's function changes the very array the test holds.
+    When dlkit's judge runs the test on the host, the function runs in the student's kernel on a
+    copy, and what it changed in place is copied back into the test's value only for values marked
+    here (and for numpy Generators, whose state a call is meant to advance): an answer cannot
+    change the test's other inputs, which the test may still use to compute what it expects.
+    """
+    if _host is not None:
+        _given.extend(values)
+    return values[0] if len(values) == 1 else values
+
+
+class Call(collections.namedtuple("Call", "args kwargs result")):
+    """One recorded call of a swapped function: its arguments and what it returned."""
+
+    def arguments(self, function):
+        """The call's arguments as a tuple, in the order of `function`'s parameters (defaults
+        filled in), whether they were passed by position or by name."""
+        import inspect
+
+        bound = inspect.signature(function).bind(*self.args, **self.kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments.values())
+_keys = itertools.count(1)
+
+
+@contextlib.contextmanager
+def swapped(namespace, **functions):
+    """Put ``functions`` in place of the notebook's own for the block, and record their calls.
+
+    A test cell whose answer must call another function of the notebook checks it with a stand-in
+    that it can watch::
+
+        with swapped(globals(), make_ts_cnn=_stand_in) as calls:
+            model = train_ts_cnn(X, y, seed=0)
+        check_equal(len(calls["make_ts_cnn"]), 1, ...)
+        check_equal(model is calls["make_ts_cnn"][0].result, True, ...)
+
+    Yields ``{name: [Call(args, kwargs, result), ...]}``. In a kernel the list fills as the calls
+    happen; when dlkit's judge runs the test on the host, the student's code (and so the stand-in)
+    runs in their kernel and the calls arrive at the end of the block, with the same objects
+    (``is`` holds between a recorded result and a value the answer returned). On exit, even on an
+    exception, each name gets back its value from before the block.
+    """
+    calls = {name: [] for name in functions}
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in functions}
+    host = _host
+    key = f"swapped-{next(_keys)}"
+    if host is not None:
+        host.swap_in(key, functions, namespace, record=True)
+
+    def recorder(name, function):
+        def record(*args, **kwargs):
+            result = function(*args, **kwargs)
+            calls[name].append(Call(args, kwargs, result))
+            return result
+        return record
+
+    namespace.update({name: recorder(name, fn) for name, fn in functions.items()})
+    try:
+        yield calls
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+        if host is not None:
+            for name, made in host.swap_out(key, record=True).items():
+                calls.setdefault(name, []).extend(made)
 
 
 def _quiet_logging():
