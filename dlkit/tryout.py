@@ -199,11 +199,12 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
     out = []
     solutions = {} if blank else {gid: notebooks.solution_code(cell) for gid, cell in questions.items()
                                   if cell.cell_type == "code"}
+    test_names = set().union(*(scan.module_names(c.source) for c in source_nb.cells if notebooks.is_test(c)))
     for sid, rep, files in subs:
         result = results.summarize(lab, source_nb, by_student[sid])
         answers = {**solutions, **rep}
         result["flags"] = [f"{gid}: {reason}" for gid, code in answers.items()
-                           for reason in scan.scan_code(code)] + results.integrity_flags(by_student[sid])
+                           for reason in scan.scan_code(code, test_names)] + results.integrity_flags(by_student[sid])
         if files is not None:
             result["files"] = files
             if len(files) == 1:
