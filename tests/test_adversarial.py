@@ -12,6 +12,7 @@ import os
 import pathlib
 import re
 import secrets
+import shutil
 import socket
 
 import pytest
@@ -19,9 +20,10 @@ import pytest
 from dlkit import dispatch, notebooks
 from dlkit.course import load
 from dlkit.grade import grade
+from dlkit.tryout import try_lab
 from dlkit.writer import REVIEW_PREFIX
 
-from conftest import FIXTURES, copy_course
+from conftest import FIXTURES, ROOT, copy_course
 
 ADVERSARIAL = FIXTURES / "adversarial"
 LAB = "lab01"
@@ -256,6 +258,13 @@ OUTCOMES = {
     "graded_once_full_marks": _full,
     "put_back_full_marks": _full,
     "source_put_back_optimal_w_zero": lambda r: _only_zero(r, "test_optimal_w"),
+    # the attack families (families/*/): a wrong answer to question q, plus code that tries to
+    # make it pass anyway; test_q 0, every other test full marks
+    "loss_zero": lambda r: _only_zero(r, "test_loss"),
+    "grad_loss_zero": lambda r: _only_zero(r, "test_grad_loss"),
+    "gradient_descent_zero": lambda r: _only_zero(r, "test_gradient_descent"),
+    "converges_zero": lambda r: _only_zero(r, "test_converges"),
+    "fit_linear_zero": lambda r: _only_zero(r, "test_fit_linear"),
 }
 
 
@@ -424,3 +433,67 @@ def test_the_solution_and_the_mutant_score_the_same_on_two_more_runs(lab01):
         again = grade(lab=LAB, root=lab01["course"].root, students=sorted(first), force=True, jobs=2)
         assert sorted(again["graded"]) == sorted(first)
         assert {s: again["students"][s]["tests"] for s in first} == first
+
+
+# --- lab01: the attack families -----------------------------------------------------------------
+# families/<family>/<grade_id>__<what>__<grade_id>_zero.py: each a wrong answer (most of them a
+# known mutant, tests/fixtures/lab01/mutants/) plus code that tries to make it pass anyway, one
+# family per way in (see the README). All are graded at once, one submission per file, through
+# `dlkit try lab01 --each DIR --jobs 2` (dlkit.tryout.try_lab): the host judge must give each one
+# 0 on its own question and full marks on every other.
+
+FAMILIES_DIR = ADVERSARIAL / LAB / "families"
+# the six families of the issue, then the ones found since
+FAMILIES = ("globals", "displayhook", "frames", "modules", "function_internals", "lying_objects",
+            "in_place_arguments")
+FAMILY_CASES = sorted(FAMILIES_DIR.glob("*/*.py"))
+# Holes: wrong answers that get the points of their question (see the README's "Known holes").
+# strict: once the judge closes a hole, the xfail turns into a failure, to be removed here.
+KNOWN_HOLES: dict[str, str] = {}  # none open: in-place changes come back only for runtime.given values
+
+
+def _family_param(case):
+    marks = ()
+    if case.stem in KNOWN_HOLES:
+        marks = pytest.mark.xfail(strict=True, reason="hole: " + KNOWN_HOLES[case.stem])
+    return pytest.param(case, id=f"{case.parent.name}/{case.stem}", marks=marks)
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory):
+    """{file name: `dlkit try` result} for every file of families/*/, graded in one run."""
+    flat = tmp_path_factory.mktemp("families")
+    for case in FAMILY_CASES:
+        assert not (flat / case.name).exists(), f"two families hold {case.name}"
+        shutil.copy(case, flat / case.name)
+    results = try_lab(lab=LAB, each=flat, jobs=2, root=ROOT)
+    return {pathlib.Path(r["file"]).name: r for r in results}
+
+
+def test_attack_families_catalogue_is_complete():
+    found = {p.name for p in FAMILIES_DIR.iterdir() if p.is_dir()}
+    assert found == set(FAMILIES), found ^ set(FAMILIES)
+    counts = {f: len(list((FAMILIES_DIR / f).glob("*.py"))) for f in FAMILIES}
+    assert all(n >= 3 for n in counts.values()), counts
+    for case in FAMILY_CASES:
+        gid = case.name.split("__", 1)[0]
+        assert case.name.count("__") == 2 and _outcome(case) == f"{gid}_zero", case.name
+        assert _outcome(case) in OUTCOMES, case.name
+    assert len({c.name for c in FAMILY_CASES}) == len(FAMILY_CASES), "a file name in two families"
+    assert set(KNOWN_HOLES) <= {c.stem for c in FAMILY_CASES}
+
+
+@pytest.mark.xdist_group("adversarial-families")
+def test_attack_families_every_file_was_graded(families):
+    assert sorted(families) == sorted(c.name for c in FAMILY_CASES)
+
+
+@pytest.mark.xdist_group("adversarial-families")
+@pytest.mark.parametrize("case", [_family_param(c) for c in FAMILY_CASES])
+def test_attack_families_lose_their_questions_points(families, case):
+    result = families[case.name]
+    test_id = "test_" + case.name.split("__", 1)[0]
+    score, max_score = _scores(result)[test_id]
+    # first the weaker claim, with the clearest message: the attack did not win the question
+    assert score < max_score, f"{case.name} got full marks on {test_id}: {result['tests']}"
+    OUTCOMES[_outcome(case)](result)  # status graded, test_id 0, every other test full marks
