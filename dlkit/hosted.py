@@ -56,9 +56,9 @@ class JudgeProcess:
         env.pop("DLKIT_SANDBOX", None)
         if data_dir:
             env["DLKIT_DATA"] = data_dir
-        if log_path:
-            env["DLKIT_JUDGE_LOG"] = log_path
         self.workdir = tempfile.mkdtemp(prefix="dlkit-judge-")
+        self.log_path = log_path or os.path.join(self.workdir, "judge.log")
+        env["DLKIT_JUDGE_LOG"] = self.log_path
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dlkit.judge"], cwd=self.workdir, env=env,
             pass_fds=(to_judge_r, from_judge_w), stdin=subprocess.DEVNULL,
@@ -89,6 +89,16 @@ class JudgeProcess:
                 self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
+
+    def log_tail(self, limit: int = 4000) -> str:
+        """The end of what the judge wrote on stderr (Python's traceback when it died)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - limit))
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def close(self) -> None:
         import shutil
@@ -133,25 +143,36 @@ class HostedCells:
         self.judge: JudgeProcess | None = None
         self.kernel_error: dict | None = None
         self.unanswered: set[int] = set()  # cells during which the kernel sent no reply at all
+        self.judge_failures: dict[int, str] = {}  # cells whose judge died: {index: its log's end}
+        self.setup_pending = False
 
     def close(self) -> None:
         if self.judge is not None:
             self.judge.close()
             self.judge = None
 
+    def start(self, nb) -> None:
+        """Start the judge and send it the lab's setup cell now, so that its imports (keras) run
+        while the kernel starts and runs the first cells; the first test cell waits for it."""
+        if self.judge is not None:
+            return
+        self.judge = JudgeProcess(data_dir=self.data_dir, log_path=self.log_path)
+        setup = next((c for c in nb.cells if grade_id(c) == "setup" and c.cell_type == "code"), None)
+        self.setup_pending = setup is not None
+        if setup is not None:
+            self.judge.send({"op": "setup", "source": setup.source})
+
     def _start(self, nb, deadline: float) -> JudgeProcess:
-        if self.judge is None:
-            self.judge = JudgeProcess(data_dir=self.data_dir, log_path=self.log_path)
-            setup = next((c for c in nb.cells if grade_id(c) == "setup" and c.cell_type == "code"), None)
-            if setup is not None:
-                self.judge.send({"op": "setup", "source": setup.source})
-                while True:  # the setup cell reads nothing from the kernel
-                    message = self.judge.receive(deadline)
-                    if message.get("op") == "done":
-                        break
-                    self.judge.send({"op": "reply", "error": {"ename": "JudgeError",
-                                     "evalue": "the setup cell asked the kernel", "traceback": []}})
-        return self.judge
+        self.start(nb)
+        judge = self.judge
+        while self.setup_pending:  # the setup cell reads nothing from the kernel
+            message = judge.receive(deadline)
+            if message.get("op") == "done":
+                self.setup_pending = False
+            else:
+                judge.send({"op": "reply", "error": {"ename": "JudgeError", "traceback": [],
+                                                     "evalue": "the setup cell asked the kernel"}})
+        return judge
 
     def run_test_cell(self, cell, index: int, source: str, timeout: float) -> list:
         """The cell's outputs: what was printed, then the verdict (an error output, or none)."""
@@ -176,13 +197,14 @@ class HostedCells:
                                                     [str(x) for x in error.get("traceback") or []]))
                     return outputs
         except JudgeGone as exc:
-            self.close()  # a stuck or dead judge is replaced at the next test cell
             if str(exc) == "time-out":
                 outputs.append(error_output(TIMEOUT_NAME, f"this test did not finish within the cell "
                                                           f"time limit ({timeout:g} s)."))
-            else:
+            else:  # the grader's fault, not the student's: a person must look (a flag)
+                self.judge_failures[index] = self.judge.log_tail() if self.judge else ""
                 outputs.append(error_output("JudgeError", "the grader's judge stopped unexpectedly: "
                                                           "this test could not be graded."))
+            self.close()  # a stuck or dead judge is replaced at the next test cell
             return outputs
 
     def _in_kernel(self, request: dict, index: int, deadline: float) -> tuple[dict, list]:
@@ -195,59 +217,54 @@ class HostedCells:
         if left <= 0:
             return {"error": _timeout_error()}, []
         nonce = secrets.token_hex(16)
-        probe = new_code_cell(source=wire.request_code({**request, "nonce": nonce}))
-        executor = self.executor
-        original_cell, original_timeout = executor.nb.cells[index], executor.timeout
-        executor.timeout = max(1, int(left + 0.999))
         try:
-            executor.execute_cell(probe, index, store_history=False)
+            outputs = self._execute(wire.request_code({**request, "nonce": nonce}), index, left)
         except DeadKernelError:
             self.kernel_error = {"ename": "KernelDied", "evalue": "the kernel died while the test ran "
                                  "the student's code", "traceback": [], "bases": ["Exception"]}
             raise
-        finally:
-            executor.nb.cells[index] = original_cell
-            executor.timeout = original_timeout
-        replies = [o["data"][wire.MIME] for o in probe.outputs
+        replies = [o["data"][wire.MIME] for o in outputs
                    if o.get("output_type") == "display_data" and isinstance(o.get("data", {}).get(wire.MIME), dict)
                    and o["data"][wire.MIME].get("nonce") == nonce]
         if replies:
             reply = dict(replies[0])
             reply.pop("nonce", None)
-            return reply, _kernel_outputs(probe.outputs)
-        errors = [o for o in probe.outputs if o.get("output_type") == "error"]
+            return reply, _kernel_outputs(outputs)
+        errors = [o for o in outputs if o.get("output_type") == "error"]
         if any(o.get("ename") == TIMEOUT_NAME for o in errors) or time.monotonic() >= deadline:
-            return {"error": _timeout_error()}, _kernel_outputs(probe.outputs)
+            return {"error": _timeout_error()}, _kernel_outputs(outputs)
         if errors:
             e = errors[-1]
             return {"error": {"ename": e.get("ename"), "evalue": e.get("evalue"),
                               "traceback": e.get("traceback", []), "bases": ["Exception"]}}, \
-                _kernel_outputs(probe.outputs)
+                _kernel_outputs(outputs)
         self.unanswered.add(index)
         return {"error": {"ename": "NoAnswer", "evalue": "the kernel sent no answer for the grader "
                           "(did the notebook change the kernel's display?)", "traceback": [],
-                          "bases": ["Exception"]}}, _kernel_outputs(probe.outputs)
+                          "bases": ["Exception"]}}, _kernel_outputs(outputs)
+
+    def _execute(self, source: str, index: int, seconds: float) -> list:
+        """Run one statement in the kernel, as cell `index` for nbclient (which puts the cell it
+        runs in the notebook: the test cell is put back), within `seconds`: its outputs."""
+        executor = self.executor
+        cell = new_code_cell(source=source)
+        original_cell, original_timeout = executor.nb.cells[index], executor.timeout
+        executor.timeout = max(1, int(seconds + 0.999))
+        try:
+            executor.execute_cell(cell, index, store_history=False)
+        finally:
+            executor.nb.cells[index] = original_cell
+            executor.timeout = original_timeout
+        return cell.outputs
 
     def probe(self, index: int, token: str) -> list:
         """This run's mark, with what the notebook replaced, measured in the kernel (a flag)."""
-        from nbclient.exceptions import DeadKernelError
-
         from graders import integrity as kernel_integrity
 
         if self.kernel_error is not None:
             return []
-        cell = new_code_cell(source=f"__import__('graders.integrity').integrity.mark('{token}')")
-        executor = self.executor
-        original_cell, original_timeout = executor.nb.cells[index], executor.timeout
-        executor.timeout = 30
-        try:
-            executor.execute_cell(cell, index, store_history=False)
-        except DeadKernelError:
-            raise
-        finally:
-            executor.nb.cells[index] = original_cell
-            executor.timeout = original_timeout
-        return [o for o in cell.outputs if o.get("output_type") == "display_data"
+        outputs = self._execute(f"__import__('graders.integrity').integrity.mark('{token}')", index, 30)
+        return [o for o in outputs if o.get("output_type") == "display_data"
                 and kernel_integrity.MIME in o.get("data", {})]
 
 

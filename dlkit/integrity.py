@@ -63,6 +63,7 @@ ERROR_NAME = "GradingIntegrityError"
 METADATA_KEY = "integrity"
 VERDICTS_KEY = "verdicts"        # {test grade_id: passed} from the judge (dlkit/hosted.py)
 UNANSWERED_KEY = "unanswered"    # test cells during which the kernel never answered the judge
+JUDGE_FAILED_KEY = "judge_failed"  # {test grade_id: the judge's log} where the judge itself died
 # One statement, with no name a student could shadow: __import__ is a builtin, and the probe
 # lives in graders/ (read-only in the sandbox).
 MARK_LINE = "__import__('graders.integrity').integrity.mark('{token}')"
@@ -193,6 +194,8 @@ class Execute(NbgraderExecute):
             data = self.judge_data or os.path.join(os.getcwd(), "data")
             self._hosted = HostedCells(self, data_dir=data if os.path.isdir(data) else None,
                                        log_path=None)
+            if any(is_test(c) for c in nb.cells):
+                self._hosted.start(nb)
         try:
             nb, resources = super().preprocess(nb, resources, km)
         finally:
@@ -204,6 +207,9 @@ class Execute(NbgraderExecute):
             silent = [grade_id(nb.cells[i]) for i in sorted(self._hosted.unanswered)]
             if silent:
                 dlkit_meta[UNANSWERED_KEY] = silent
+            if self._hosted.judge_failures:  # the judge's own traceback: for the TA, never rendered
+                dlkit_meta[JUDGE_FAILED_KEY] = {grade_id(nb.cells[i]): log for i, log
+                                                in sorted(self._hosted.judge_failures.items())}
         if self._died_at is not None:
             nb.metadata.setdefault("dlkit", {})["kernel_died"] = self._died_at
         return nb, resources
@@ -274,6 +280,12 @@ def tampered(nb) -> dict:
 def unproven(nb) -> list[str]:
     """The test cells of an autograded notebook that did not prove they ran to their end."""
     return list(nb.metadata.get("dlkit", {}).get(METADATA_KEY, []))
+
+
+def judge_failed(nb) -> list[str]:
+    """The test cells during which dlkit's judge itself stopped (the grader's fault: a person must
+    look)."""
+    return sorted(nb.metadata.get("dlkit", {}).get(JUDGE_FAILED_KEY, {}))
 
 
 def unanswered(nb) -> list[str]:

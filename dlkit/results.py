@@ -41,6 +41,9 @@ def integrity_flags(event: dict) -> list[str]:
              "skipped or changed at run time): 0 points" for gid in event.get("unproven", [])]
     flags += [f"{gid}: the kernel did not answer the grader during this test (notebook code changed "
               "how the kernel runs or displays): 0 points" for gid in event.get("unanswered", [])]
+    flags += [f"{gid}: the grader's judge stopped while running this test (not the student's "
+              "doing: regrade it, and see the judge's log in the autograded notebook's metadata)"
+              for gid in event.get("judge_failed", [])]
     changed = sorted({what for found in (event.get("tampered") or {}).values() for what in found})
     if changed:
         flags.append(f"replaced at run time by notebook code: {', '.join(changed)}")

@@ -114,7 +114,7 @@ def integrity_report(root: str, lab: str, student: str) -> dict:
 
     from dlkit import integrity
 
-    out = {"unproven": [], "unanswered": [], "kernel_died": None, "tampered": {}}
+    out = {"unproven": [], "unanswered": [], "judge_failed": [], "kernel_died": None, "tampered": {}}
     for path in sorted(glob.glob(os.path.join(root, "autograded", student, lab, "*.ipynb"))):
         try:
             nb = nbformat.read(path, as_version=4)
@@ -122,6 +122,7 @@ def integrity_report(root: str, lab: str, student: str) -> dict:
             continue
         out["unproven"] += integrity.unproven(nb)
         out["unanswered"] += integrity.unanswered(nb)
+        out["judge_failed"] += integrity.judge_failed(nb)
         out["kernel_died"] = out["kernel_died"] or integrity.kernel_died(nb)
         out["tampered"].update(integrity.tampered(nb))
     return out

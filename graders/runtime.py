@@ -95,22 +95,32 @@ def graded_alone(namespace, cell):
     references = namespace.pop(REFERENCES, None)
     chosen = references.get(cell) if isinstance(references, dict) else None
     swap = dict(chosen) if isinstance(chosen, dict) else {}
-    missing = object()
-    saved = {name: namespace.get(name, missing) for name in swap}
     host = _host
     if host is not None:
         host.swap_in(cell, swap, namespace)
-    namespace.update(swap)
     try:
-        yield dict(swap)
+        with _bound(namespace, swap):
+            yield dict(swap)
+    finally:
+        if host is not None and swap:
+            host.swap_out(cell)
+
+
+@contextlib.contextmanager
+def _bound(namespace, mapping):
+    """`mapping` bound in `namespace` for the block; on exit, even on an exception, each name gets
+    back its value from before (whatever code in the block bound it to since), or is removed."""
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in mapping}
+    namespace.update(mapping)
+    try:
+        yield
     finally:
         for name, value in saved.items():
             if value is missing:
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
-        if host is not None and swap:
-            host.swap_out(cell)
 
 
 _given: list = []  # what given() marked, while dlkit's judge runs a test cell
@@ -167,8 +177,6 @@ def swapped(namespace, **functions):
     exception, each name gets back its value from before the block.
     """
     calls = {name: [] for name in functions}
-    missing = object()
-    saved = {name: namespace.get(name, missing) for name in functions}
     host = _host
     key = f"swapped-{next(_keys)}"
     if host is not None:
@@ -181,15 +189,10 @@ def swapped(namespace, **functions):
             return result
         return record
 
-    namespace.update({name: recorder(name, fn) for name, fn in functions.items()})
     try:
-        yield calls
+        with _bound(namespace, {name: recorder(name, fn) for name, fn in functions.items()}):
+            yield calls
     finally:
-        for name, value in saved.items():
-            if value is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
         if host is not None:
             for name, made in host.swap_out(key, record=True).items():
                 calls.setdefault(name, []).extend(made)

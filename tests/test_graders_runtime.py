@@ -227,3 +227,62 @@ def test_graded_alone_ignores_a_mapping_that_is_not_one(mapping):
     with runtime.graded_alone(ns, "test_cell") as swapped:
         assert ns == before
     assert swapped == {}
+
+
+# --- swapped, given, doubles: the same in a kernel and under dlkit's judge -------------------------
+
+
+def test_swapped_puts_the_stand_in_in_place_and_records_each_call_with_its_result():
+    ns = {"build": lambda n: ("student", n)}
+
+    def stand_in(n, width=3):
+        return ["model", n, width]
+
+    def answer():  # reads `build` from ns at call time, as a notebook function reads its globals
+        return ns["build"](4, width=5)
+
+    with runtime.swapped(ns, build=stand_in) as calls:
+        got = answer()
+        ns["build"](7)
+    assert got == ["model", 4, 5]
+    assert [c.arguments(stand_in) for c in calls["build"]] == [(4, 5), (7, 3)]
+    assert calls["build"][0].result is got          # the very object the answer returned
+    assert ns["build"](1) == ("student", 1)         # the notebook's own function is back
+
+
+def test_swapped_gives_names_back_even_on_an_exception_and_removes_new_ones():
+    ns = {"kept": 1}
+    with pytest.raises(ZeroDivisionError):
+        with runtime.swapped(ns, kept=lambda: 2, fresh=lambda: 3):
+            1 / 0
+    assert ns == {"kept": 1}
+
+
+def test_call_arguments_in_the_functions_order_whether_by_position_or_by_name():
+    def f(a, b, c=9):
+        return None
+
+    assert runtime.Call((1,), {"c": 3, "b": 2}, None).arguments(f) == (1, 2, 3)
+    assert runtime.Call((1, 2), {}, None).arguments(f) == (1, 2, 9)
+
+
+def test_given_returns_its_values_and_marks_nothing_in_a_kernel():
+    a, b = np.zeros(2), np.ones(2)
+    assert runtime.given(a) is a
+    assert runtime.given(a, b) == (a, b)
+    assert runtime._given == []  # only the judge (runtime._host set) records them
+
+
+def test_a_weights_only_double_refuses_to_compute_but_keeps_its_weights(keras_setup_env):
+    from graders import doubles
+
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+    weights = [w.copy() for w in model.get_weights()]
+    double = doubles.make("weights_only", model)
+    assert double is model and isinstance(double, keras.Sequential)
+    for call in (lambda: double(np.zeros((1, 2))), lambda: double.predict(np.zeros((1, 2)), verbose=0)):
+        with pytest.raises(AssertionError, match="without calling the model"):
+            call()
+    assert all(np.array_equal(a, b) for a, b in zip(double.get_weights(), weights))
+    with pytest.raises(ValueError):
+        doubles.make("no such double", model)

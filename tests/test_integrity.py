@@ -9,7 +9,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from dlkit.integrity import ERROR_NAME, MIME, AddRunMarks, CheckRunMarks, tampered, unproven
+from dlkit.integrity import (ERROR_NAME, MIME, VERDICTS_KEY, AddRunMarks, CheckRunMarks, RecordVerdicts,
+                             tampered, unproven)
 from dlkit.tryout import try_lab
 
 from conftest import FIXTURES, ROOT
@@ -110,8 +111,8 @@ def test_code_that_blanks_the_test_cells_scores_zero_and_is_flagged(name):
     result = _case(name)
     assert result["status"] == "graded"
     assert result["max_total"] > 0 and result["total"] == 0.0, result["tests"]
-    for t in result["tests"]:
-        assert any(f.startswith(f"{t['grade_id']}: the test cell did not run to its end")
+    for t in result["tests"]:  # judged on the host, the blanked requests never answer the judge
+        assert any(f.startswith(f"{t['grade_id']}: the kernel did not answer the grader")
                    for f in result["flags"]), (t["grade_id"], result["flags"])
 
 
@@ -121,7 +122,7 @@ def test_a_hidden_traceback_still_costs_the_points_of_its_question_only():
     scores = {t["grade_id"]: (t["score"], t["max_score"]) for t in result["tests"]}
     assert scores.pop("test_loss")[0] == 0.0
     assert all(s == m for s, m in scores.values()), scores
-    assert not any("did not run to its end" in f for f in result["flags"])
+    assert not any("did not run to its end" in f or "did not answer" in f for f in result["flags"])
 
 
 @pytest.mark.xdist_group("adversarial-lab01")
@@ -164,3 +165,46 @@ def test_an_endless_loop_times_out_its_cell_and_later_cells_still_run(course_cop
     assert result["status"] == "graded", result.get("error")
     assert scores.pop("test_optimal_w")[0] == 0.0
     assert all(s == m for s, m in scores.values()), scores
+
+
+# --- RecordVerdicts: the test cells' outputs say the judge's verdict, nothing else ----------------
+
+
+def _with_verdicts(outputs_by_id, verdicts):
+    nb = _notebook()
+    for cell in nb.cells:
+        cell.outputs = outputs_by_id.get(cell.metadata["nbgrader"]["grade_id"], [])
+    nb.metadata["dlkit"] = {VERDICTS_KEY: verdicts}
+    return RecordVerdicts().preprocess(nb, {})[0]
+
+
+def _kinds(nb, gid):
+    cell = next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == gid)
+    return [(o.output_type, o.get("name")) for o in cell.outputs]
+
+
+def test_a_passed_test_keeps_no_error_stderr_or_execute_result():
+    nb = _with_verdicts({"test_f": [
+        new_output("stream", name="stdout", text="hello\n"),
+        new_output("execute_result", data={"text/plain": "'0.5'"}, execution_count=1),
+        new_output("stream", name="stderr", text="warning\n"),
+        new_output("error", ename="AssertionError", evalue="x", traceback=[]),
+    ]}, {"test_f": True, "test_g": True})
+    assert _kinds(nb, "test_f") == [("stream", "stdout")]
+
+
+def test_a_failed_test_keeps_its_error_and_gets_one_when_a_step_dropped_it():
+    nb = _with_verdicts({
+        "test_f": [new_output("execute_result", data={"text/plain": "'full'"}, execution_count=1),
+                   new_output("error", ename="AssertionError", evalue="expected 1", traceback=[])],
+        "test_g": [new_output("stream", name="stdout", text="only a print\n")],
+    }, {"test_f": False, "test_g": False})
+    assert _kinds(nb, "test_f") == [("error", None)]     # an execute_result would give partial credit
+    assert _kinds(nb, "test_g") == [("stream", "stdout"), ("error", None)]
+
+
+def test_without_verdicts_nothing_is_changed():
+    outputs = [new_output("execute_result", data={"text/plain": "'0.5'"}, execution_count=1)]
+    nb = _notebook()
+    nb.cells[1].outputs = list(outputs)
+    assert RecordVerdicts().preprocess(nb, {})[0].cells[1].outputs == outputs

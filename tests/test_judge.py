@@ -225,29 +225,37 @@ def test_reference_sources_refuse_what_is_not_a_def_of_the_cell(bad):
 
 # --- _copy_back -----------------------------------------------------------------------------------
 
-def test_copy_back_into_the_judges_own_objects():
-    arr = np.zeros(3)
+def test_copy_back_into_the_judges_own_objects_only_where_the_test_asked(monkeypatch):
+    from graders import runtime
+
+    arr, items, table, series = np.zeros(3), [1], {"a": 1}, pd.Series([1.0, 2.0])
+    # not marked with runtime.given: the test's inputs are never changed by an answer
+    for original, new in ((arr, np.ones(3)), (items, [4, 5]), (table, {"b": 2}),
+                          (series, pd.Series([5.0, 6.0]))):
+        _copy_back(original, new)
+    assert np.array_equal(arr, np.zeros(3)) and items == [1] and table == {"a": 1}
+    assert series.tolist() == [1.0, 2.0]
+    # marked: copied into the very objects the test holds
+    monkeypatch.setattr(runtime, "_given", [arr, items, table, series])
     same = arr
     _copy_back(arr, np.array([1, 2, 3]))
     assert same is arr and np.array_equal(arr, [1.0, 2.0, 3.0]) and arr.dtype == np.float64
     _copy_back(arr, np.ones(4))                       # another shape: left as it is
     assert np.array_equal(arr, [1.0, 2.0, 3.0])
-    items = [1]
     _copy_back(items, [4, 5])
     assert items == [4, 5]
-    table = {"a": 1}
     _copy_back(table, {"b": 2})
     assert table == {"b": 2}
+    _copy_back(series, pd.Series([5.0, 6.0]))
+    assert series.tolist() == [5.0, 6.0]
+    _copy_back(items, {"not": "a list"})              # mismatched kinds: nothing happens
+    assert items == [4, 5]
+    # a numpy Generator always: a call is meant to advance it
     rng = np.random.default_rng(0)
     moved = np.random.default_rng(0)
     moved.random(5)
     _copy_back(rng, moved)
     assert rng.random() == moved.random()
-    series = pd.Series([1.0, 2.0])
-    _copy_back(series, pd.Series([5.0, 6.0]))
-    assert series.tolist() == [5.0, 6.0]
-    _copy_back(items, {"not": "a list"})              # mismatched kinds: nothing happens
-    assert items == [4, 5]
 
 
 # --- the judge process, end to end ----------------------------------------------------------------
@@ -387,7 +395,7 @@ def test_judge_answer_from_reply_is_judged_on_the_host(judge):
     assert done["error"]["ename"] == "AssertionError" and done["error"]["evalue"] == "double(2) should be 4"
 
 
-def test_judge_copies_back_arguments_changed_in_place(judge):
+def test_judge_copies_back_only_given_arguments_changed_in_place(judge):
     def answer(request):
         if request["op"] == "export":
             return {"values": {"fill": {"t": "callable", "oid": 77, "name": "fill"}}}
@@ -396,7 +404,12 @@ def test_judge_copies_back_arguments_changed_in_place(judge):
         arr[:] = 7
         return {"result": wire.encode(None), "changed": [[0, wire.encode(arr)]]}
 
-    done, _ = converse(judge, cell("a = np.zeros(3)\nassert fill(a) is None\nassert (a == 7).all()"), answer)
+    done, _ = converse(judge, cell("from graders.runtime import given\n"
+                                   "a = given(np.zeros(3))\nassert fill(a) is None\nassert (a == 7).all()"),
+                       answer)
+    assert done["ok"] is True, done
+    # an argument the test did not mark keeps what the test put in it
+    done, _ = converse(judge, cell("a = np.zeros(3)\nassert fill(a) is None\nassert (a == 0).all()"), answer)
     assert done["ok"] is True, done
 
 

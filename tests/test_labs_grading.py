@@ -112,7 +112,8 @@ def test_variant_gets_full_marks(lab, name, grade_id):
     lost = {t["grade_id"]: t["score"] for t in result["tests"] if t["score"] != t["max_score"]}
     assert not lost, (f"{name}, a correct answer (graded with {sorted(result['files'].values())}),"
                       f" lost points: {lost} {result.get('error', '')}")
-    at_run_time = [f for f in result["flags"] if "at run time" in f or "did not run" in f]
+    at_run_time = [f for f in result["flags"]
+                   if "at run time" in f or "did not run" in f or "did not answer" in f]
     assert not at_run_time, f"{name}: the run-time integrity probe reported a correct answer: {at_run_time}"
 
 
