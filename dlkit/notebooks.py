@@ -176,3 +176,47 @@ def _regions(source: str, markers) -> list[str]:
         elif current is not None:
             current.append(line)
     return regions
+
+
+def reference_problems(nb) -> list[str]:
+    """Test cells whose `_references` (graded_alone) name a function that a later test cell
+    grades: under the judge, references enter the student's kernel for their block, so a
+    reference must only be the correct version of an answer graded earlier."""
+    import ast
+
+    defined_by = {}
+    for cell in nb.cells:
+        if is_solution(cell) and cell.cell_type == "code":
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef):
+                    defined_by[node.name] = grade_id(cell)
+    questions = sorted(set(defined_by.values()))
+    tests = [(i, grade_id(c)) for i, c in enumerate(nb.cells) if is_test(c)]
+    last_test = {}
+    for i, gid in tests:
+        last_test[question_of(gid, questions)] = i
+    problems = []
+    for i, gid in tests:
+        try:
+            tree = ast.parse(nb.cells[i].source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and any(
+                    isinstance(t, ast.Name) and t.id == "_references" for t in node.targets)):
+                continue
+            for inner in node.value.values:
+                if not isinstance(inner, ast.Dict):
+                    continue
+                for key in inner.keys:
+                    name = key.value if isinstance(key, ast.Constant) else None
+                    question = defined_by.get(name)
+                    if question is not None and last_test.get(question, -1) > i:
+                        problems.append(f"{gid}: its reference for {name} is the answer of {question}, "
+                                        "whose tests come later (the reference would sit in the "
+                                        "student's kernel before it is graded)")
+    return problems

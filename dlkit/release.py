@@ -4,7 +4,8 @@ Steps for each lab (in order; release/ is only touched by the last one, so a fai
 leaves the committed student version as it was):
     1. generate  `nbgrader generate_assignment` in a scratch copy of the course
     2. inspect   refuse when the student notebook leaks a solution, a hidden test, a model
-                 answer or an instructor-only cell, or was stored with outputs
+                 answer or an instructor-only cell, or was stored with outputs, or when a test
+                 cell's references (graded_alone) include an answer graded later
     3. add data  copy the lab's data files (c.Dlkit.lab_data) beside the notebook, so that the
                  released folder works when handed out alone
     4. replace   swap the new folder in for release/LAB
@@ -51,7 +52,7 @@ def inspect(source_path: pathlib.Path, student_path: pathlib.Path) -> None:
     """Raise DlkitError listing every leak of the source into the student notebook."""
     source_nb = notebooks.read(source_path)
     student_nb = notebooks.read(student_path)
-    problems = notebooks.leaks(student_nb, source_nb)
+    problems = notebooks.leaks(student_nb, source_nb) + notebooks.reference_problems(source_nb)
     if notebooks.has_outputs(student_nb):
         problems.append("the student notebook has outputs or execution counts")
     if problems:

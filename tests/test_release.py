@@ -72,3 +72,31 @@ def test_release_refuses_a_leak_and_keeps_release_untouched(course_copy):
 def test_release_of_unknown_lab_is_a_clear_error():
     with pytest.raises(DlkitError, match="no lab named 'lab99'"):
         release(labs=["lab99"], root=ROOT)
+
+
+def _cell(source, gid, *, solution=False, grade=False):
+    from nbformat.v4 import new_code_cell
+
+    return new_code_cell(source, metadata={"nbgrader": {"grade_id": gid, "solution": solution,
+                                                        "grade": grade, "locked": not solution}})
+
+
+def test_a_reference_to_an_answer_graded_later_is_refused():
+    from nbformat.v4 import new_notebook
+
+    refs = '_references = {"test_a": {"b": _ref_b}}'
+    nb = new_notebook(cells=[
+        _cell("def a():\n    return b()", "a", solution=True),
+        _cell(f"def _ref_b():\n    return 1\n{refs}\n", "test_a", grade=True),
+        _cell("def b():\n    return 1", "b", solution=True),
+        _cell("assert b() == 1", "test_b", grade=True),
+    ])
+    problems = notebooks.reference_problems(nb)
+    assert len(problems) == 1 and problems[0].startswith("test_a: its reference for b is the answer of b")
+    nb.cells[1], nb.cells[3] = nb.cells[3], nb.cells[1]   # b graded first: fine
+    assert notebooks.reference_problems(nb) == []
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_labs_references_are_answers_graded_earlier(lab):
+    assert notebooks.reference_problems(notebooks.read(load(ROOT).source_notebook(lab))) == []
