@@ -82,11 +82,12 @@ def submissions(lab: str) -> list[tuple[str, ...]]:
 
 def _swapped_names(cell) -> set[str]:
     """Names a test cell swaps: string constants ("grad_loss": ..., globals()["make_lenet"])
-    and keywords of `.update(name=...)` calls."""
+    and keywords of `.update(name=...)` and `swapped(globals(), name=...)` calls."""
     tree = ast.parse(cell.source)
     names = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "update":
+        if isinstance(node, ast.Call) and (getattr(node.func, "attr", None) == "update"
+                                           or getattr(node.func, "id", None) == "swapped"):
             names |= {k.arg for k in node.keywords if k.arg}
     return names
 
