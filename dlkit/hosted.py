@@ -11,7 +11,9 @@ test cell passes only when the checks, run here, passed: nothing in the kernel c
 did not earn (no execute_result, no missing error, no mark to forge).
 
 Steps of one test cell (each needs the one before):
-    1. judge      started for the notebook on its first test cell; runs the lab's setup cell
+    1. judge      started with the notebook (or the one the last notebook of this process left,
+                  which forgets it), and given the lab's setup cell at once: its imports run
+                  while the kernel starts
     2. cell       the test cell's source, without dlkit's run mark, goes to the judge
     3. requests   each request of the judge runs in the kernel, within the cell's time limit;
                   a dead kernel or a time-out answers every later request with that error
@@ -38,6 +40,8 @@ from graders import wire
 from .notebooks import grade_id
 
 TIMEOUT_NAME = "CellTimeoutError"
+# A healthy judge left by the last notebook graded in this process, reused by the next one.
+_idle: "JudgeProcess | None" = None
 
 
 class JudgeGone(Exception):
@@ -48,6 +52,7 @@ class JudgeProcess:
     """One `python -m dlkit.judge` child and its two pipes."""
 
     def __init__(self, *, data_dir: str | None, log_path: str | None):
+        self.data_dir, self.requested_log = data_dir, log_path
         to_judge_r, to_judge_w = os.pipe()
         from_judge_r, from_judge_w = os.pipe()
         env = dict(os.environ)
@@ -145,22 +150,38 @@ class HostedCells:
         self.unanswered: set[int] = set()  # cells during which the kernel sent no reply at all
         self.judge_failures: dict[int, str] = {}  # cells whose judge died: {index: its log's end}
         self.setup_pending = False
+        self.busy = False  # a test cell was sent and its "done" has not come back
 
-    def close(self) -> None:
-        if self.judge is not None:
+    def close(self, *, keep: bool = False) -> None:
+        """Stop the judge; with `keep`, a judge that is between cells and healthy waits for the
+        next notebook of this process instead (its imports, keras' 3-4 s, are paid once)."""
+        global _idle
+        if self.judge is None:
+            return
+        if keep and not (self.setup_pending or self.busy) and self.judge.process.poll() is None \
+                and _idle is None:
+            _idle = self.judge
+        else:
             self.judge.close()
-            self.judge = None
+        self.judge = None
 
     def start(self, nb) -> None:
         """Start the judge and send it the lab's setup cell now, so that its imports (keras) run
         while the kernel starts and runs the first cells; the first test cell waits for it."""
+        global _idle
         if self.judge is not None:
             return
-        self.judge = JudgeProcess(data_dir=self.data_dir, log_path=self.log_path)
+        if _idle is not None and _idle.process.poll() is None and _idle.requested_log == self.log_path:
+            self.judge, _idle = _idle, None   # `setup` makes it forget the last notebook
+        else:
+            if _idle is not None:
+                _idle.close()
+                _idle = None
+            self.judge = JudgeProcess(data_dir=self.data_dir, log_path=self.log_path)
         setup = next((c for c in nb.cells if grade_id(c) == "setup" and c.cell_type == "code"), None)
-        self.setup_pending = setup is not None
-        if setup is not None:
-            self.judge.send({"op": "setup", "source": setup.source})
+        self.setup_pending = True  # a reused judge forgets the last notebook even without setup
+        self.judge.send({"op": "setup", "source": setup.source if setup is not None else "",
+                         "data": self.data_dir})
 
     def _start(self, nb, deadline: float) -> JudgeProcess:
         self.start(nb)
@@ -181,6 +202,7 @@ class HostedCells:
         try:
             judge = self._start(self.executor.nb, deadline)
             judge.send({"op": "cell", "id": grade_id(cell) or f"cell{index}", "source": source})
+            self.busy = True
             while True:
                 message = judge.receive(deadline)
                 if message.get("stdout"):
@@ -190,6 +212,7 @@ class HostedCells:
                     outputs += printed
                     judge.send({"op": "reply", **reply})
                 elif message.get("op") == "done":
+                    self.busy = False
                     if not message.get("ok"):
                         error = message.get("error") or {}
                         outputs.append(error_output(str(error.get("ename", "Error")),

@@ -196,11 +196,13 @@ class Execute(NbgraderExecute):
                                        log_path=None)
             if any(is_test(c) for c in nb.cells):
                 self._hosted.start(nb)
+        ok = False
         try:
             nb, resources = super().preprocess(nb, resources, km)
+            ok = True
         finally:
             if self._hosted is not None:
-                self._hosted.close()
+                self._hosted.close(keep=ok)
         if self._hosted is not None:
             dlkit_meta = nb.metadata.setdefault("dlkit", {})
             dlkit_meta[VERDICTS_KEY] = self._verdicts

@@ -9,7 +9,8 @@ The checks then judge that data here, where no code of the student's runs.
 
 Protocol: JSON lines on the two file descriptors named by $DLKIT_JUDGE_FDS ("read,write").
 
-    dlkit -> judge   {"op": "setup", "source"}          the lab's setup cell (seeds, imports)
+    dlkit -> judge   {"op": "setup", "source", "data"}  a new notebook: forget the last one, then
+                                                        run the lab's setup cell (seeds, imports)
                      {"op": "cell", "id", "source"}     one test cell
                      {"op": "reply", ...}               the kernel's answer to a request
     judge -> dlkit   {"op": "kernel", "request", "stdout"}   run `request` in the kernel
@@ -169,12 +170,20 @@ def _copy_back(original, new) -> None:
 class Judge:
     def __init__(self, channel: Channel):
         self.channel = channel
+        self.stdout = io.StringIO()
+        self.reset()
+        wire.Callable.caller = self.call
+        runtime._host = self
+
+    def reset(self) -> None:
+        """Forget the last notebook (its names, the objects it sent): the next one starts clean."""
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.memo: dict = {}
         self.setup_names: set[str] = set()
-        self.stdout = io.StringIO()
-        wire.Callable.caller = self.call
-        runtime._host = self
+        runtime._given.clear()
+        keras = sys.modules.get("keras")
+        if keras is not None:
+            keras.backend.clear_session()
 
     # --- talking to the kernel ---------------------------------------------------------------
 
@@ -344,7 +353,15 @@ def main() -> int:
             return 0
         op = message.get("op")
         if op == "setup":
+            judge.reset()
+            if message.get("data"):  # where graders.data finds the lab's files, for this notebook
+                os.environ["DLKIT_DATA"] = str(message["data"])
+            else:
+                os.environ.pop("DLKIT_DATA", None)
             channel.send({"op": "done", **judge.setup(message["source"])})
+        elif op == "reset":
+            judge.reset()
+            channel.send({"op": "done", "ok": True})
         elif op == "cell":
             channel.send({"op": "done", **judge.run(message["id"], message["source"])})
         else:

@@ -555,3 +555,15 @@ def test_judge_gone_when_the_process_dies(judge):
     with pytest.raises(JudgeGone):
         for _ in range(50):  # the pipe's buffer may take a few writes before it breaks
             judge.send(cell("x" * 100000))
+
+
+def test_a_judge_kept_for_the_next_notebook_forgets_the_last_one(judge):
+    """dlkit keeps a healthy judge for the next notebook of its process (hosted._idle): its
+    setup message starts a clean namespace."""
+    done, _ = converse(judge, cell("secret = 42\n_expected = [1, 2]"))
+    assert done["ok"], done
+    done, _ = converse(judge, {"op": "setup", "source": "import numpy as np"})
+    assert done["ok"], done
+    done, _ = converse(judge, cell("assert 'secret' not in globals() and '_expected' not in globals()\n"
+                                   "assert np.ones(2).sum() == 2"))
+    assert done["ok"], done
