@@ -243,7 +243,8 @@ class _Encoder:
                     compiled = json.loads(json.dumps(value.get_compile_config(), default=_json_default))
                 except Exception:
                     compiled = None
-            weights = [self(np.asarray(keras.ops.convert_to_numpy(w)), depth + 1) for w in value.weights]
+            # Variable.numpy(): keras.ops.convert_to_numpy warns under numpy 2 (__array__ and copy)
+            weights = [self(np.asarray(w.numpy()), depth + 1) for w in value.weights]
             return {"t": "keras.model", "oid": oid_of(value),
                     "config": json.loads(json.dumps(config, default=_json_default)),
                     "weights": weights, "compile": compiled, "double": double}
@@ -261,7 +262,7 @@ class _Encoder:
                     args[name] = self(vars(value)[name], depth + 1)
             return {"t": "keras.callback", "oid": oid_of(value), "class": type(value).__name__, "args": args}
         if isinstance(value, keras.Variable):
-            return {"t": "keras.variable", "value": self(np.asarray(keras.ops.convert_to_numpy(value)), depth + 1)}
+            return {"t": "keras.variable", "value": self(np.asarray(value.numpy()), depth + 1)}
         try:
             if keras.ops.is_tensor(value):
                 return {"t": "tensor", "value": self(np.asarray(keras.ops.convert_to_numpy(value)), depth + 1)}
