@@ -232,6 +232,9 @@ def _all_zero_flagged(result) -> None:
 
 def _flagged(result) -> None:
     assert any("replaced at run time by notebook code" in f for f in result["flags"]), result["flags"]
+    # each is a wrong loss with the kernel's check (graders' or numpy's) replaced so that it would
+    # pass: the judge's checks are the host's own, so loss still scores 0
+    _only_zero(result, "test_loss")
 
 
 def _kernel_died(result) -> None:
