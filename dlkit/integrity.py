@@ -1,4 +1,11 @@
-"""Points only for a recorded pass: each test cell must prove that it ran to its end.
+"""Points only for the judge's verdict, and proof of what ran: dlkit's steps around nbgrader's Execute.
+
+By default (`c.Execute.judge_on_host = True`) this module's Execute runs every test cell in dlkit's
+judge, on the host (dlkit/hosted.py, dlkit/judge.py, docs/security.md): the student's kernel only
+runs their functions, and the verdict becomes the cell's outputs, which RecordVerdicts (right
+before SaveAutoGrades) keeps saying exactly that verdict. The run marks below then only carry the
+probe's findings (a flag); with `judge_on_host = False`, test cells run in the kernel and the marks
+are what proves a pass, as follows.
 
 nbgrader scores a test cell by the absence of an error output. Student code runs in the same
 kernel before the tests and can remove that evidence without passing: an IPython input
