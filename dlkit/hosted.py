@@ -51,18 +51,16 @@ class JudgeGone(Exception):
 class JudgeProcess:
     """One `python -m dlkit.judge` child and its two pipes."""
 
-    def __init__(self, *, data_dir: str | None, log_path: str | None):
-        self.data_dir, self.requested_log = data_dir, log_path
+    def __init__(self):
         to_judge_r, to_judge_w = os.pipe()
         from_judge_r, from_judge_w = os.pipe()
         env = dict(os.environ)
         env.update(DLKIT_JUDGE_FDS=f"{to_judge_r},{from_judge_w}", MPLBACKEND="Agg",
                    TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONDONTWRITEBYTECODE="1")
-        env.pop("DLKIT_SANDBOX", None)
-        if data_dir:
-            env["DLKIT_DATA"] = data_dir
+        for name in ("DLKIT_SANDBOX", "DLKIT_DATA"):  # the setup message says where the data is
+            env.pop(name, None)
         self.workdir = tempfile.mkdtemp(prefix="dlkit-judge-")
-        self.log_path = log_path or os.path.join(self.workdir, "judge.log")
+        self.log_path = os.path.join(self.workdir, "judge.log")
         env["DLKIT_JUDGE_LOG"] = self.log_path
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dlkit.judge"], cwd=self.workdir, env=env,
@@ -142,9 +140,9 @@ def _kernel_outputs(outputs: list) -> list:
 class HostedCells:
     """The test cells of one notebook, judged on the host (used by dlkit.integrity.Execute)."""
 
-    def __init__(self, executor, *, data_dir: str | None, log_path: str | None):
+    def __init__(self, executor, *, data_dir: str | None):
         self.executor = executor
-        self.data_dir, self.log_path = data_dir, log_path
+        self.data_dir = data_dir
         self.judge: JudgeProcess | None = None
         self.kernel_error: dict | None = None
         self.unanswered: set[int] = set()  # cells during which the kernel sent no reply at all
@@ -171,19 +169,20 @@ class HostedCells:
         global _idle
         if self.judge is not None:
             return
-        if _idle is not None and _idle.process.poll() is None and _idle.requested_log == self.log_path:
-            self.judge, _idle = _idle, None   # `setup` makes it forget the last notebook
+        if _idle is not None and _idle.process.poll() is None:
+            self.judge = _idle   # `setup` makes it forget the last notebook
         else:
             if _idle is not None:
                 _idle.close()
-                _idle = None
-            self.judge = JudgeProcess(data_dir=self.data_dir, log_path=self.log_path)
+            self.judge = JudgeProcess()
+        _idle = None
         setup = next((c for c in nb.cells if grade_id(c) == "setup" and c.cell_type == "code"), None)
         self.setup_pending = True  # a reused judge forgets the last notebook even without setup
         self.judge.send({"op": "setup", "source": setup.source if setup is not None else "",
                          "data": self.data_dir})
 
-    def _start(self, nb, deadline: float) -> JudgeProcess:
+    def _ready(self, nb, deadline: float) -> JudgeProcess:
+        """The judge, once it has run the setup cell."""
         self.start(nb)
         judge = self.judge
         while self.setup_pending:  # the setup cell reads nothing from the kernel
@@ -200,7 +199,7 @@ class HostedCells:
         deadline = time.monotonic() + timeout
         outputs = []
         try:
-            judge = self._start(self.executor.nb, deadline)
+            judge = self._ready(self.executor.nb, deadline)
             judge.send({"op": "cell", "id": grade_id(cell) or f"cell{index}", "source": source})
             self.busy = True
             while True:

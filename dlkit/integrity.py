@@ -62,6 +62,7 @@ from nbgrader.preprocessors import Execute as NbgraderExecute, NbGraderPreproces
 from nbgrader.preprocessors import OverwriteCells as NbgraderOverwriteCells
 from traitlets import Bool, Integer, Unicode
 
+from .hosted import HostedCells, error_output
 from .notebooks import grade_id, is_test
 
 MIME = "application/x-dlkit-ran+json"  # graders.integrity.MIME (kernel side)
@@ -166,14 +167,11 @@ class CheckRunMarks(NbGraderPreprocessor):
 
 
 def _integrity_error(gid: str):
-    from nbformat.v4 import new_output
-
     message = (f"{gid} did not run to its end, and no error was shown: something in the notebook "
                "skipped or changed the test code, so this test earns no points. Restart the "
                "kernel, run all cells, and make sure your answers do not change IPython or the "
                "graders.")
-    return new_output("error", ename=ERROR_NAME, evalue=message,
-                      traceback=[f"{ERROR_NAME}: {message}"])
+    return error_output(ERROR_NAME, message)
 
 
 class Execute(NbgraderExecute):
@@ -192,15 +190,12 @@ class Execute(NbgraderExecute):
                                   "course").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
-        from .hosted import HostedCells
-
         self._died_at = None
         self._hosted = None
         self._verdicts = {}
         if self.judge_on_host:
             data = self.judge_data or os.path.join(os.getcwd(), "data")
-            self._hosted = HostedCells(self, data_dir=data if os.path.isdir(data) else None,
-                                       log_path=None)
+            self._hosted = HostedCells(self, data_dir=data if os.path.isdir(data) else None)
             if any(is_test(c) for c in nb.cells):
                 self._hosted.start(nb)
         ok = False
@@ -271,9 +266,7 @@ class Execute(NbgraderExecute):
 
 
 def _died_error(message: str):
-    from nbformat.v4 import new_output
-
-    return new_output("error", ename=KERNEL_DIED, evalue=message, traceback=[f"{KERNEL_DIED}: {message}"])
+    return error_output(KERNEL_DIED, message)
 
 
 def kernel_died(nb) -> dict | None:
@@ -321,9 +314,6 @@ class RecordVerdicts(NbGraderPreprocessor):
                 kept = [o for o in kept if o.get("output_type") != "error"
                         and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
             elif not any(o.get("output_type") == "error" for o in kept):
-                from nbformat.v4 import new_output
-
-                kept.append(new_output("error", ename="TestFailed", evalue="this test failed",
-                                       traceback=["TestFailed: this test failed"]))
+                kept.append(error_output("TestFailed", "this test failed"))
             cell.outputs = kept
         return nb, resources

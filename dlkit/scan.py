@@ -197,13 +197,11 @@ def scan_code(code: str, test_names=()) -> list[str]:
 
     def module_of(node: ast.AST) -> str | None:
         """The module a name or attribute chain stands for (`np.linalg` -> numpy.linalg)."""
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        dotted = _dotted(node)
+        if dotted is None:
             return None
-        return ".".join([aliases.get(node.id, node.id), *reversed(parts)])
+        head, dot, rest = dotted.partition(".")
+        return aliases.get(head, head) + dot + rest
 
     def attribute(owner: ast.AST | None, attr: str, text: str, store: bool) -> None:
         """x.attr, getattr(x, "attr"), or `from module import attr` (owner None, text = module.attr)."""
@@ -301,13 +299,15 @@ def scan_code(code: str, test_names=()) -> list[str]:
     return reasons
 
 
+def test_cell_names(nb) -> set[str]:
+    """The names the notebook's test cells bind at their top level (see module_names)."""
+    return set().union(*(module_names(cell.source) for cell in nb.cells if notebooks.is_test(cell)))
+
+
 def scan_notebook(nb) -> list[str]:
     """Review reasons for every answer cell of a submitted notebook: "<grade_id>: <reason>"."""
     flags = []
-    names = set()
-    for cell in nb.cells:
-        if notebooks.is_test(cell):
-            names |= module_names(cell.source)
+    names = test_cell_names(nb)
     for cell in nb.cells:
         if cell.cell_type == "code" and notebooks.is_solution(cell):
             for reason in scan_code(cell.source, names):

@@ -199,7 +199,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
     out = []
     solutions = {} if blank else {gid: notebooks.solution_code(cell) for gid, cell in questions.items()
                                   if cell.cell_type == "code"}
-    test_names = set().union(*(scan.module_names(c.source) for c in source_nb.cells if notebooks.is_test(c)))
+    test_names = scan.test_cell_names(source_nb)
     for sid, rep, files in subs:
         result = results.summarize(lab, source_nb, by_student[sid])
         answers = {**solutions, **rep}

@@ -155,6 +155,8 @@ class Call(collections.namedtuple("Call", "args kwargs result")):
         bound = inspect.signature(function).bind(*self.args, **self.kwargs)
         bound.apply_defaults()
         return tuple(bound.arguments.values())
+
+
 _keys = itertools.count(1)
 
 

@@ -626,7 +626,6 @@ class _Decoder:
         config = node.get("config")
         check_keras_config(config)
         weights = [self(w, depth + 1) for w in node.get("weights") or []]
-        key = ("keras", node.get("oid"))
         try:
             model = keras.saving.deserialize_keras_object(config, safe_mode=True)
             if not isinstance(model, keras.Model):
@@ -644,25 +643,23 @@ class _Decoder:
         except Exception as exc:
             raise WireError(f"the model could not be rebuilt from its config ({type(exc).__name__}: "
                             f"{exc})") from None
-        old = self.memo.get(key)
-        if old is not None and type(old) is type(model):
-            try:
-                old.set_weights(weights)
-                return old
-            except Exception:
-                pass
-        return self.remember(node, model)
+        return self.remember(node, model, lambda old, new: old.set_weights(weights))
 
-    def remember(self, node, obj):
+    def remember(self, node, obj, refresh=lambda old, new: vars(old).update(vars(new))):
+        """The object this message's oid named before, brought up to date by `refresh(old, obj)`
+        (so that `is` holds across messages), or `obj`, remembered under that oid."""
         oid = node.get("oid")
-        if type(oid) is int:
-            kind = node.get("t")
-            key = ("keras", oid) if kind == "keras.model" else (kind, oid)
-            old = self.memo.get(key)
-            if old is not None and kind != "keras.model" and type(old) is type(obj):
-                vars(old).update(vars(obj))
+        if type(oid) is not int:
+            return obj
+        key = (node.get("t"), oid)
+        old = self.memo.get(key)
+        if old is not None and type(old) is type(obj):
+            try:
+                refresh(old, obj)
                 return old
-            self.memo[key] = obj
+            except Exception:  # what cannot be refreshed is replaced
+                pass
+        self.memo[key] = obj
         return obj
 
 

@@ -265,7 +265,7 @@ SETUP = "import numpy as np"
 
 @pytest.fixture
 def judge():
-    process = JudgeProcess(data_dir=None, log_path=None)
+    process = JudgeProcess()
     try:
         done, requests = converse(process, {"op": "setup", "source": SETUP})
         assert done["ok"], done
