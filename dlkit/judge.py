@@ -160,7 +160,8 @@ def _copy_back(original, new) -> None:
         elif isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
             original.bit_generator.state = new.bit_generator.state
         elif type(original).__name__ in ("Series", "DataFrame") and type(new) is type(original):
-            original[:] = new.to_numpy() if original.shape == new.shape else original
+            if original.shape == new.shape:
+                original[:] = new.to_numpy()
         elif hasattr(original, "set_weights") and hasattr(new, "get_weights"):
             original.set_weights(new.get_weights())
     except Exception:  # what cannot be copied back stays as the judge made it
