@@ -99,6 +99,12 @@ c.Dlkit.lab_data = {
     "lab05": ["iris.csv"],
     "lab06": ["trace.npz", "mnist_5k.npz", "fashion_mnist_5k.npz", "flower.jpg"],
 }
+# Data only the grader has: the held-out halves of the test sets on which lab06's trained models
+# are measured (data/scripts/split_heldout.py). Never released, never in a grading kernel's
+# folder: the judge reads them on the host (with judge_on_host = False, the kernel gets them).
+c.Dlkit.host_data = {
+    "lab06": ["trace_heldout.npz", "mnist_heldout.npz"],
+}
 
 # --- Feedback: each test's outcome and message, never the hidden tests' code ------------------
 # nbgrader renders the autograded notebook, hidden tests included (nbgrader #917, by design).

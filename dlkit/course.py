@@ -22,6 +22,8 @@ class Course:
     notebook_timeout: float = 900.0
     cell_timeout: float | None = None  # c.Execute.timeout: nbgrader's limit on one cell
     lab_data: dict = field(default_factory=dict)
+    host_data: dict = field(default_factory=dict)
+    judge_on_host: bool = True  # c.Execute.judge_on_host
     sandbox_limits: dict = field(default_factory=dict)
     lab_sandbox_limits: dict = field(default_factory=dict)
 
@@ -89,6 +91,24 @@ class Course:
             raise DlkitError(f"{lab} declares data files that do not exist: {', '.join(missing)}")
         return files
 
+    def host_data_files(self, lab: str) -> list[pathlib.Path]:
+        """The data files only the grader reads (`c.Dlkit.host_data`): never released, never
+        copied into a grading kernel's folder while the judge runs the test cells on the host."""
+        files = [self.data / name for name in self.host_data.get(lab, [])]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise DlkitError(f"{lab} declares host data files that do not exist: {', '.join(missing)}")
+        shared = sorted(set(self.host_data.get(lab, [])) & set(self.lab_data.get(lab, [])))
+        if shared:
+            raise DlkitError(f"{lab}: {', '.join(shared)} is in both c.Dlkit.lab_data (released) and "
+                             "c.Dlkit.host_data (the grader's only)")
+        return files
+
+    def kernel_data_files(self, lab: str) -> list[pathlib.Path]:
+        """The data files a grading kernel gets: the lab's, and the grader's own only when the
+        test cells run in the kernel (`c.Execute.judge_on_host = False`: no secret then)."""
+        return self.data_files(lab) + ([] if self.judge_on_host else self.host_data_files(lab))
+
 
 def find_root(start: os.PathLike | str | None = None) -> pathlib.Path:
     """The nearest directory at or above `start` (default: cwd) holding nbgrader_config.py."""
@@ -114,6 +134,8 @@ def load(root: os.PathLike | str | None = None) -> Course:
         notebook_timeout=float(section.get("notebook_timeout", 900)),
         cell_timeout=_number(config.get("Execute", {}).get("timeout")),
         lab_data=dict(section.get("lab_data", {})),
+        host_data=dict(section.get("host_data", {})),
+        judge_on_host=bool(config.get("Execute", {}).get("judge_on_host", True)),
         sandbox_limits=dict(section.get("sandbox_limits", {})),
         lab_sandbox_limits=dict(section.get("lab_sandbox_limits", {})),
     )

@@ -135,7 +135,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
                if (why := check_submission(course.submitted / s / lab, expected))}
     valid = [s for s in everyone if s not in invalid]
     kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root], limits=course.limits(lab),
-                                        data_files=course.data_files(lab))
+                                        data_files=course.kernel_data_files(lab))
 
     state = State(course, lab)                                                    # 2. resume
     for student in invalid:

@@ -324,10 +324,14 @@ OTTER_CONFIG = {
 def _autograder_zip(course, lab: str, folder: pathlib.Path) -> None:
     """`otter generate` in `folder` (which holds tests/): autograder.zip with data and graders."""
     _copy_support(course, lab, folder)
+    # Otter has no host side: its hidden tests run in the student's kernel, so the grader's own
+    # data (c.Dlkit.host_data) travels in the autograder zip, never in the student's folder.
+    for data_file in course.host_data_files(lab):
+        shutil.copyfile(data_file, folder / data_file.name)
     _write(folder / "otter_config.json", json.dumps({**OTTER_CONFIG, "assignment_name": lab},
                                                     indent=2) + "\n")
     _write(folder / "requirements.txt", _requirements())
-    files = ["graders"] + [p.name for p in course.data_files(lab)]
+    files = ["graders"] + [p.name for p in course.data_files(lab) + course.host_data_files(lab)]
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     proc = subprocess.run([sys.executable, "-c", OTTER_CLI, "generate", "-t", "tests",
                            "-o", "autograder.zip", "-c", "otter_config.json",

@@ -7,7 +7,8 @@ leaves the committed student version as it was):
                  answer or an instructor-only cell, or was stored with outputs, or when a test
                  cell's references (graded_alone) include an answer graded later
     3. add data  copy the lab's data files (c.Dlkit.lab_data) beside the notebook, so that the
-                 released folder works when handed out alone
+                 released folder works when handed out alone; refuse when a file of the
+                 grader's own data (c.Dlkit.host_data) would be released
     4. replace   swap the new folder in for release/LAB
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = N
             folder = student_path.parent
             for data_file in course.data_files(lab):                          # 3. add data
                 shutil.copyfile(data_file, folder / data_file.name)
+            refuse_host_data(course, lab, folder)
             written.append(replace_folder(folder, target_root / lab))               # 4. replace
     return written
 
@@ -60,6 +62,15 @@ def inspect(source_path: pathlib.Path, student_path: pathlib.Path) -> None:
             f"refusing to release {source_path.parent.name}: the student version would leak\n  "
             + "\n  ".join(problems)
         )
+
+
+def refuse_host_data(course, lab: str, folder: pathlib.Path) -> None:
+    """Raise DlkitError when `folder` holds a copy of a file only the grader may have."""
+    host = {f.read_bytes(): f.name for f in course.host_data_files(lab)}
+    released = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.read_bytes() in host]
+    if released:
+        raise DlkitError(f"refusing to release {lab}: " + ", ".join(
+            f"{p.name} is the grader's {host[p.read_bytes()]} (c.Dlkit.host_data)" for p in released))
 
 
 def replace_folder(new: pathlib.Path, target: pathlib.Path) -> pathlib.Path:

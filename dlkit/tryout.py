@@ -161,7 +161,8 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
                          f"{source_path.name} (solution cells: {', '.join(questions)})")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(subs)))
     env = {**(env or {}), **sandbox_mod.worker_env(enabled=sandbox, hide=[course.root],
-                                                    limits=course.limits(lab), data_files=data_files)}
+                                                    limits=course.limits(lab),
+                                                    data_files=course.kernel_data_files(lab))}
 
     with tempfile.TemporaryDirectory(prefix=f"dlkit-try-{lab}-") as tmp:
         tmp = pathlib.Path(tmp)

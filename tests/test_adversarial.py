@@ -21,6 +21,7 @@ from dlkit import dispatch, notebooks
 from dlkit.course import load
 from dlkit.grade import grade
 from dlkit.tryout import try_lab
+from dlkit.sandbox import unavailable as sandbox_unavailable
 from dlkit.writer import REVIEW_PREFIX
 
 from conftest import FIXTURES, ROOT, copy_course
@@ -503,3 +504,21 @@ def test_attack_families_lose_their_questions_points(families, case):
     # first the weaker claim, with the clearest message: the attack did not win the question
     assert score < max_score, f"{case.name} got full marks on {test_id}: {result['tests']}"
     OUTCOMES[_outcome(case)](result)  # status graded, test_id 0, every other test full marks
+
+
+# --- lab06: the graded test data is the grader's own --------------------------------------------
+# test_data/<grade_id>__<what>__<grade_id>_zero.py: a wrong trained model that learnt by heart every
+# test example the kernel can open. The hidden tests measure accuracy on held-out data
+# (c.Dlkit.host_data) that the sandboxed kernel never has, so it loses its question.
+
+TEST_DATA_CASES = sorted((ADVERSARIAL / "lab06" / "test_data").glob("*.py"))
+
+
+@pytest.mark.skipif(sandbox_unavailable() is not None,
+                    reason=f"no sandbox here ({sandbox_unavailable()}): unsandboxed kernels can read the course's data/")
+@pytest.mark.parametrize("case", TEST_DATA_CASES, ids=lambda p: p.stem)
+def test_a_model_that_memorised_the_test_data_it_can_find_loses_its_points(case, tmp_path):
+    shutil.copy(case, tmp_path / case.name)
+    [result] = try_lab(lab="lab06", each=tmp_path, jobs=1, root=ROOT)
+    _only_zero(result, "test_" + case.name.split("__", 1)[0])
+    assert case.name.endswith(f"__{case.name.split('__', 1)[0]}_zero.py")

@@ -100,3 +100,61 @@ def test_a_reference_to_an_answer_graded_later_is_refused():
 @pytest.mark.parametrize("lab", LABS)
 def test_every_labs_references_are_answers_graded_earlier(lab):
     assert notebooks.reference_problems(notebooks.read(load(ROOT).source_notebook(lab))) == []
+
+
+# --- the grader's own data (c.Dlkit.host_data): held-out test sets, never released ------------
+
+HOST_LABS = [lab for lab in LABS if load(ROOT).host_data.get(lab)]
+
+
+def _rows(path: pathlib.Path) -> set[bytes]:
+    """The bytes of every example (first-axis slice) of every array of an .npz file."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as archive:
+        return {row.tobytes() for key in archive.files if archive[key].ndim >= 2 for row in archive[key]}
+
+
+def test_some_lab_keeps_held_out_data():
+    assert HOST_LABS == ["lab06"]
+
+
+@pytest.mark.parametrize("lab", HOST_LABS)
+def test_no_held_out_example_is_in_a_released_file(lab):
+    course = load(ROOT)
+    held = set().union(*(_rows(f) for f in course.host_data_files(lab)))
+    assert len(held) >= 49 + 500, "the held-out files lost examples"
+    released = [p for p in (ROOT / "release" / lab).iterdir() if p.suffix == ".npz"]
+    assert released
+    for path in released:
+        assert not held & _rows(path), f"release/{lab}/{path.name} holds examples of the held-out data"
+
+
+def test_release_refuses_a_copy_of_the_graders_own_data(course_copy):
+    (course_copy / "data" / "secret.csv").write_text("x\n1\n")
+    (course_copy / "data" / "renamed.csv").write_text("x\n1\n")
+    config = course_copy / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc.Dlkit.host_data = {"lab01": ["secret.csv"]}\n'
+                      'c.Dlkit.lab_data["lab01"] = ["boston.csv", "renamed.csv"]\n')
+    before = sorted(p.name for p in (course_copy / "release" / "lab01").iterdir())
+    with pytest.raises(DlkitError, match="renamed.csv is the grader's secret.csv"):
+        release(labs=["lab01"], root=course_copy)
+    assert sorted(p.name for p in (course_copy / "release" / "lab01").iterdir()) == before
+
+
+def test_a_data_file_cannot_be_both_released_and_the_graders_own(course_copy):
+    config = course_copy / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc.Dlkit.host_data = {"lab01": ["boston.csv"]}\n')
+    with pytest.raises(DlkitError, match="boston.csv is in both"):
+        load(course_copy).host_data_files("lab01")
+
+
+def test_grading_kernels_get_the_graders_data_only_when_they_run_the_tests(course_copy):
+    course = load(course_copy)
+    assert course.judge_on_host
+    assert [f.name for f in course.kernel_data_files("lab06")] == course.lab_data["lab06"]
+    config = course_copy / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\nc.Execute.judge_on_host = False\n")
+    in_kernel = load(course_copy)
+    assert [f.name for f in in_kernel.kernel_data_files("lab06")] == (
+        course.lab_data["lab06"] + course.host_data["lab06"])
