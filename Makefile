@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= auto
 
-.PHONY: demo test venv release clean system
+.PHONY: demo test test-full venv release clean system
 
 # Debian packages: bubblewrap, the kernel sandbox of `dlkit grade` (as root it is installed here;
 # otherwise ask for it: sudo apt-get install bubblewrap). Checked on every run: it is cheap.
@@ -29,6 +29,10 @@ demo: system $(STAMP)
 
 test: system $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+# Everything `make test` runs, and the tests marked `full` (too slow for CI; see docs).
+test-full: system $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m ''
 
 release: system $(STAMP)
 	$(BIN)/dlkit release

@@ -40,12 +40,18 @@ def setup(seed=0, *, keras=True):
     backend is TensorFlow, and quiets TensorFlow's Python and absl logging. With
     ``keras=False`` nothing beyond numpy is imported (for numpy-only labs).
 
+    Under nbgrader's Validate (``NBGRADER_VALIDATING`` set), what the kernel writes to stderr
+    is shown as stdout: Validate fails a test cell that has any stderr output, while grading
+    counts only errors, so a keras warning, a TensorFlow log line or an answer's own
+    ``print(..., file=sys.stderr)`` would make Validate fail a correct answer.
+
     Prints and returns, e.g. ``dlkit runtime: seed 0, keras 3.15.1 (tensorflow
     backend), device: CPU``; the returned dict has keys ``seed``, ``backend`` (None with
     ``keras=False``) and ``device`` (``"CPU"`` or ``"GPU: <name>"``).
     """
     random.seed(seed)
     np.random.seed(seed)
+    _stderr_as_stdout_when_validating()
     if not keras:
         info = {"seed": seed, "backend": None, "device": "CPU"}
         print(f"dlkit runtime: seed {seed}, numpy only, device: CPU")
@@ -198,6 +204,17 @@ def swapped(namespace, **functions):
         if host is not None:
             for name, made in host.swap_out(key, record=True).items():
                 calls.setdefault(name, []).extend(made)
+
+
+def _stderr_as_stdout_when_validating():
+    """Publish the kernel's stderr stream (Python's and file descriptor 2's, which ipykernel
+    forwards to the same stream object) under the name "stdout", only while Validate runs."""
+    import sys
+
+    if not os.environ.get("NBGRADER_VALIDATING"):
+        return
+    if type(sys.stderr).__name__ == "OutStream" and getattr(sys.stderr, "name", None) == "stderr":
+        sys.stderr.name = "stdout"
 
 
 def _quiet_logging():
