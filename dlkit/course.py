@@ -24,6 +24,7 @@ class Course:
     lab_data: dict = field(default_factory=dict)
     host_data: dict = field(default_factory=dict)
     judge_on_host: bool = True  # c.Execute.judge_on_host
+    exchange_root: str = "/srv/nbgrader/exchange"  # c.Exchange.root, as nbgrader's apps read it
     sandbox_limits: dict = field(default_factory=dict)
     lab_sandbox_limits: dict = field(default_factory=dict)
 
@@ -138,7 +139,23 @@ def load(root: os.PathLike | str | None = None) -> Course:
         judge_on_host=bool(config.get("Execute", {}).get("judge_on_host", True)),
         sandbox_limits=dict(section.get("sandbox_limits", {})),
         lab_sandbox_limits=dict(section.get("lab_sandbox_limits", {})),
+        exchange_root=_exchange_root(config),
     )
+
+
+def _exchange_root(course_config) -> str:
+    """nbgrader's exchange, where students' submissions and feedback wait: the course's config,
+    else the first global nbgrader_config.py that sets it (a hub sets it there:
+    deploy/etc/jupyter/nbgrader_config.py), else nbgrader's default. The grading sandbox hides it."""
+    from jupyter_core.paths import jupyter_config_path
+
+    configs = [course_config] + [PyFileConfigLoader(CONFIG_NAME, path=folder).load_config()
+                                 for folder in jupyter_config_path()
+                                 if (pathlib.Path(folder) / CONFIG_NAME).is_file()]
+    for config in configs:
+        if "Exchange" in config and "root" in config.Exchange:
+            return str(config.Exchange.root)
+    return "/srv/nbgrader/exchange"
 
 
 def _number(value) -> float | None:

@@ -134,7 +134,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     invalid = {s: why for s in everyone
                if (why := check_submission(course.submitted / s / lab, expected))}
     valid = [s for s in everyone if s not in invalid]
-    kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root], limits=course.limits(lab),
+    kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root, course.exchange_root], limits=course.limits(lab),
                                         data_files=course.kernel_data_files(lab))
 
     state = State(course, lab)                                                    # 2. resume

@@ -160,7 +160,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         raise DlkitError(f"no solution cell with grade_id {', '.join(map(repr, unknown))} in "
                          f"{source_path.name} (solution cells: {', '.join(questions)})")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(subs)))
-    env = {**(env or {}), **sandbox_mod.worker_env(enabled=sandbox, hide=[course.root],
+    env = {**(env or {}), **sandbox_mod.worker_env(enabled=sandbox, hide=[course.root, course.exchange_root],
                                                     limits=course.limits(lab),
                                                     data_files=course.kernel_data_files(lab))}
 

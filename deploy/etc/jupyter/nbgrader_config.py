@@ -12,7 +12,7 @@ from nbgrader.auth import JupyterHubAuthPlugin
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 
-c.CourseDirectory.course_id = os.environ.get("DLKIT_COURSE_ID", "dlbasics")
+c.CourseDirectory.course_id = os.environ.get("DLKIT_COURSE_ID", "dl-basics")
 c.Exchange.root = os.environ.get("DLKIT_EXCHANGE", "/srv/dlkit/exchange")
 # One exchange for several courses: each course's files under its id, and the assignment list
 # shows only the courses of the groups nbgrader-<course> / formgrade-<course> the user is in.

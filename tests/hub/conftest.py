@@ -1,0 +1,31 @@
+"""The course hub of deploy/, started once for the hub tests, with its own accounts, ports and
+folder (tests/hub/hubtools.py says which); stopped and cleaned at the end."""
+from __future__ import annotations
+
+import pathlib
+import time
+
+import pytest
+
+from hub.hubtools import ENV_DIR, PORT, PREFIX, ROOT, deploy_hub, hub_unavailable
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """A running hub with lab01 released; stopped and cleaned (accounts, folders) at the end."""
+    why = hub_unavailable()
+    if why:
+        print(f"SKIPPED hub tests: {why}")
+        pytest.skip(why)
+    hub = deploy_hub.Hub(prefix=PREFIX, students=3, port=PORT, api_port=PORT + 81, proxy_api_port=PORT + 1,
+                         env_dir=ENV_DIR, folder=pathlib.Path("/srv/dlkit-e2e"), repo=ROOT)
+    started = time.monotonic()
+    deploy_hub.stop(hub)  # what an interrupted run left
+    proc = deploy_hub.start(hub)
+    hub.start_seconds = time.monotonic() - started
+    print(f"hub up at {hub.url} in {hub.start_seconds:.1f} s")
+    try:
+        yield hub
+    finally:
+        deploy_hub.stop(hub)
+        proc.wait(timeout=30)

@@ -1,0 +1,57 @@
+"""Helpers of the hub tests: the deploy/ hub module, its environment, running as an account.
+
+It needs what a real hub needs: root (it creates system accounts), user namespaces (the grading
+sandbox), and the environment deploy/setup.sh builds (`make test-hub` builds it at
+$DLKIT_TEST_ENV, default /opt/dlkit-test). Without one of them every hub test skips and says
+which is missing.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+ENV_DIR = pathlib.Path(os.environ.get("DLKIT_TEST_ENV", "/opt/dlkit-test"))
+ARTEFACTS = pathlib.Path(os.environ.get("DLKIT_E2E_ARTEFACTS", ROOT / "tests" / "hub" / "artefacts"))
+PREFIX = "dlke-"  # never the prefix of `make hub` (dlk-) nor of a real deployment's accounts
+PORT = 18700      # the hub on PORT, its proxy's API on PORT + 1, its own API on PORT + 81
+
+
+def _load_hub_module():
+    spec = importlib.util.spec_from_file_location("dlkit_deploy_hub", ROOT / "deploy" / "hub.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+deploy_hub = _load_hub_module()
+
+
+def hub_unavailable() -> str | None:
+    from dlkit import sandbox
+
+    if os.geteuid() != 0:
+        return "the hub tests create system accounts: run them as root"
+    if sandbox.unavailable():
+        return f"no grading sandbox here: {sandbox.unavailable()}"
+    if not (ENV_DIR / "bin" / "jupyterhub").exists():
+        return f"no hub environment at {ENV_DIR}: build it with `make test-hub` (deploy/setup.sh)"
+    return None
+
+
+def as_user(hub, user: str, *cmd: str, cwd=None, check=True):
+    """Run a command as one of the hub's accounts, with the hub's nbgrader settings."""
+    env = {"DLKIT_EXCHANGE": str(hub.exchange), "DLKIT_COURSE_ID": hub.course_id,
+           "PATH": f"{hub.env_dir}/bin:/usr/bin:/bin"}
+    if check:
+        return deploy_hub.run(list(cmd), user=user, cwd=cwd, env=env)
+    import pwd
+    import subprocess
+
+    home = pwd.getpwnam(user).pw_dir
+    full = ["runuser", "-u", user, "--", "env", f"HOME={home}", *[f"{k}={v}" for k, v in env.items()], *cmd]
+    return subprocess.run(full, cwd=cwd or home, capture_output=True, text=True, timeout=600)
