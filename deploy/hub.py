@@ -204,10 +204,22 @@ def start_hub(hub: Hub, *, timeout: float = 120) -> subprocess.Popen:
     raise HubError(f"jupyterhub did not answer on {hub.url} within {timeout:.0f} s:\n{tail(hub.state / 'jupyterhub.log')}")
 
 
+def token(hub: Hub, user: str) -> dict:
+    """What nbgrader's commands need to run as `user` outside the user's server (a terminal of
+    the hub's machine, the tests): the hub's API and a new API token of that user."""
+    env = {**os.environ, **hub.environment(), "PATH": f"{hub.env_dir}/bin:/usr/bin:/bin"}
+    proc = subprocess.run([str(hub.env_dir / "bin" / "jupyterhub"), "token", user, "-f", str(HERE / "jupyterhub_config.py")],
+                          cwd=hub.state, env=env, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise HubError(f"jupyterhub token {user} failed:\n{proc.stderr[-2000:]}")
+    return {"JUPYTERHUB_USER": user, "JUPYTERHUB_API_TOKEN": proc.stdout.strip().splitlines()[-1],
+            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.api_port}/hub/api"}
+
+
 def release_lab(hub: Hub, lab: str) -> None:
     """As the instructor, in their course: put release/LAB (dlkit's tested student version, with
     its data files) into the exchange, where students fetch it."""
-    env = {"DLKIT_EXCHANGE": str(hub.exchange), "DLKIT_COURSE_ID": hub.course_id}
+    env = {"DLKIT_EXCHANGE": str(hub.exchange), "DLKIT_COURSE_ID": hub.course_id, **token(hub, hub.instructor)}
     run([str(hub.env_dir / "bin" / "nbgrader"), "release_assignment", lab, "--force"],
         user=hub.instructor, cwd=hub.course_dir(), env=env)
 

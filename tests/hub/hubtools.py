@@ -45,8 +45,11 @@ def hub_unavailable() -> str | None:
 
 def as_user(hub, user: str, *cmd: str, cwd=None, check=True):
     """Run a command as one of the hub's accounts, with the hub's nbgrader settings."""
+    tokens = hub.__dict__.setdefault("tokens", {})
+    if user not in tokens:
+        tokens[user] = deploy_hub.token(hub, user)
     env = {"DLKIT_EXCHANGE": str(hub.exchange), "DLKIT_COURSE_ID": hub.course_id,
-           "PATH": f"{hub.env_dir}/bin:/usr/bin:/bin"}
+           "PATH": f"{hub.env_dir}/bin:/usr/bin:/bin", **tokens[user]}
     if check:
         return deploy_hub.run(list(cmd), user=user, cwd=cwd, env=env)
     import pwd
