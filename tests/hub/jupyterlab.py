@@ -16,7 +16,9 @@ LONG = 180_000  # ms: a server's first start, a kernel's first import of numpy/k
 
 
 def log_in(page: Page, hub_url: str, user: str, password: str) -> None:
-    """Through the hub's login form, until the user's JupyterLab has loaded."""
+    """Through the hub's login form, until the user's JupyterLab has loaded (whoever was logged
+    in before in this browser is forgotten first: its cookies are cleared)."""
+    page.context.clear_cookies()
     page.goto(f"{hub_url}/hub/login")
     page.fill("#username_input", user)
     page.fill("#password_input", password)
@@ -30,7 +32,8 @@ def command(page: Page, label: str) -> None:
     page.keyboard.press("Control+Shift+C")
     palette = page.locator(".lm-CommandPalette-input")
     palette.fill(label)
-    page.locator(".lm-CommandPalette-item", has_text=label).first.click()
+    page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label).wait_for(timeout=LONG)
+    palette.press("Enter")
 
 
 def menu(page: Page, top: str, item: str) -> None:
@@ -41,7 +44,7 @@ def menu(page: Page, top: str, item: str) -> None:
 
 def open_assignments(page: Page) -> None:
     """nbgrader's assignment list, loaded (its spinner gone)."""
-    command(page, "Assignment List")
+    menu(page, "Nbgrader", "Assignment List")
     page.wait_for_selector("#released_assignments_list", timeout=LONG)
     page.wait_for_selector("#released_assignments_list_loading", state="hidden", timeout=LONG)
 
@@ -97,3 +100,66 @@ def screenshot(page: Page, folder: pathlib.Path, name: str) -> pathlib.Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def show_output(page: Page, index: int) -> None:
+    """Scroll so that cell `index`'s output is on screen (for the screenshot)."""
+    cell(page, index).locator(".jp-OutputArea").scroll_into_view_if_needed()
+
+
+def set_markdown(page: Page, index: int, text: str) -> None:
+    """Replace the text of markdown cell `index` and render it."""
+    target = cell(page, index)
+    target.dblclick()
+    editor = target.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Shift+Enter")
+
+
+def save(page: Page) -> None:
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+S")
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-mod-dirty, "
+        ".lm-TabBar-tab.jp-mod-current.jp-mod-dirty')", timeout=LONG)
+
+
+def validate(page: Page) -> str:
+    """Click the notebook's Validate button; the dialog's text once nbgrader has answered."""
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar").get_by_text("Validate", exact=True).click()
+    message = page.locator("#validation-message")
+    message.wait_for(timeout=LONG * 2)
+    return message.inner_text()
+
+
+def close_dialog(page: Page) -> None:
+    page.locator(".jp-Dialog").get_by_role("button").last.click()
+    page.locator(".jp-Dialog").wait_for(state="detached", timeout=LONG)
+
+
+def submit(page: Page, lab: str) -> None:
+    row = page.locator("#fetched_assignments_list .list_item", has_text=lab).first
+    row.get_by_role("button", name="Submit").click()
+    expect(page.locator("#submitted_assignments_list .list_item", has_text=lab).first).to_be_visible(timeout=LONG)
+
+
+def fetch_feedback(page: Page, lab: str) -> None:
+    """The submitted list's Fetch Feedback button, until its "(view feedback)" link shows."""
+    page.locator("#submitted_assignments_list").get_by_role("button", name="Fetch Feedback").first.click()
+    expect(page.locator("#submitted_assignments_list").get_by_text("(view feedback)").first).to_be_visible(timeout=LONG)
+
+
+def open_feedback(page: Page, path: str) -> Page:
+    """Click "(view feedback)" (the file browser goes to the feedback folder), then open the
+    feedback's HTML file, `path` relative to the home, in a new tab, as "Open in New Browser Tab"
+    does; returns that tab."""
+    page.locator("#submitted_assignments_list").get_by_text("(view feedback)").first.click()
+    page.locator(".jp-DirListing-item", has_text=pathlib.PurePath(path).name).first.wait_for(timeout=LONG)
+    tab = page.context.new_page()
+    tab.set_viewport_size({"width": 1400, "height": 900})
+    tab.goto(re.sub(r"/lab.*$", "", page.url) + f"/files/{path}")
+    tab.wait_for_load_state("load")
+    return tab
