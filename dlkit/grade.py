@@ -22,11 +22,12 @@ Steps (in order; each needs the one before unless said):
     5. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/ (each student's after
                  their result is written in 4: it reads the gradebook and autograded/), in a
                  helper process, side by side with the rest of 4 and with 6 and 7
-    6. export    grades/LAB.csv (one row per student, one column per question, the total, and
-                 the reasons to review it by hand found by dlkit.scan and dlkit.integrity) and
-                 grades/LAB.json
-    7. report    grades/LAB-report.html (dlkit.report), from the files of 6: after them, so
-                 that a failing report never loses grades already saved
+    6. export    grades/LAB.json (every result, saved before anything reads it)
+    7. report    from the file of 6 and the gradebook (dlkit.report): grades/LAB.csv (one row
+                 per student, one column per question, written ones with the manual score
+                 given in formgrader, the total, and the reasons to review it by hand found by
+                 dlkit.scan and dlkit.integrity), then grades/LAB-report.html; `dlkit report`
+                 writes both again after manual grading
 """
 from __future__ import annotations
 
@@ -178,10 +179,11 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
             feedback.rest(autograded)                                                 # 5. feedback
 
-        csv_path = export_csv(course, lab, source_nb, out)                            # 6. export
+        course.grades.mkdir(parents=True, exist_ok=True)                              # 6. export
         (course.grades / f"{lab}.json").write_text(json.dumps(out, indent=1))
         timing["export"] = _since(started)
-        report_path = report_mod.write_report(root=course.root, lab=lab)              # 7. report
+        report_path = report_mod.write_report(root=course.root, lab=lab)              # 7. report, csv
+        csv_path = course.grades / f"{lab}.csv"
         timing["report"] = _since(started)
         feedback.wait()  # the feedback is written side by side with 6 and 7, which do not read it
         timing["feedback"] = _since(started)
@@ -437,17 +439,46 @@ def _flags(course, lab: str, student: str) -> list[str]:
 
 
 def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
-    """grades/LAB.csv: student, status, one column per question, total, max_total."""
+    """grades/LAB.csv: student, status, one column per question (the written ones with the
+    score a person gave in formgrader, empty until then), total, max_total, review."""
     course.grades.mkdir(parents=True, exist_ok=True)
     questions = [notebooks.grade_id(c) for c in source_nb.cells
                  if notebooks.is_solution(c) and c.cell_type == "code"]
+    written = {notebooks.grade_id(c): float(notebooks.meta(c).get("points", 0)) for c in source_nb.cells
+               if notebooks.is_solution(c) and c.cell_type == "markdown" and notebooks.meta(c).get("grade")}
+    manual = manual_scores(course, lab, list(written))
     path = course.grades / f"{lab}.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "status", *questions, "total", "max_total", "review"])
+        writer.writerow(["student", "status", *questions, *written, "total", "max_total", "review"])
         for student in sorted(out):
             r = out[student]
             per_q = results.by_question(source_nb, r)
+            given = manual.get(student, {})
+            by_hand = [given.get(q) for q in written]
+            total = r["total"] + sum(v for v in by_hand if v is not None)
             writer.writerow([student, r["status"], *(per_q.get(q, (0.0, 0.0))[0] for q in questions),
-                             r["total"], r["max_total"], "; ".join(r.get("flags", []))])
+                             *("" if v is None else v for v in by_hand), total,
+                             r["max_total"] + sum(written.values()), "; ".join(r.get("flags", []))])
     return path
+
+
+def manual_scores(course, lab: str, questions: list[str]) -> dict[str, dict[str, float | None]]:
+    """{student: {written question: the manual score, or None while nobody graded it}} from the
+    gradebook (formgrader writes there)."""
+    if not questions or not course.gradebook.is_file():
+        return {}
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores: dict[str, dict[str, float | None]] = {}
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        try:
+            submissions = gb.assignment_submissions(lab)
+        except MissingEntry:
+            return {}
+        for sub in submissions:
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    if grade.name in questions:
+                        scores.setdefault(sub.student.id, {})[grade.name] = grade.manual_score
+    return scores

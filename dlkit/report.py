@@ -29,7 +29,8 @@ MAX_MESSAGE_CHARS = 600  # longer ones are cut (a student's exception can carry 
 
 
 def write_report(*, root: os.PathLike | str | None = None, lab: str) -> pathlib.Path:
-    """Write grades/LAB-report.html for the graded `lab` of the course at `root` and return its path.
+    """Write grades/LAB-report.html for the graded `lab` of the course at `root` and return its path;
+    write grades/LAB.csv again too, with the manual scores the gradebook has now.
 
     Reads grades/LAB.json (run `dlkit grade LAB` first) and the autograded notebooks of the
     graded students. The page holds: a summary line (students, mean, median), the score
@@ -49,6 +50,9 @@ def write_report(*, root: os.PathLike | str | None = None, lab: str) -> pathlib.
     except json.JSONDecodeError as exc:
         raise DlkitError(f"{grades_path} is not valid JSON ({exc}): run `dlkit grade {lab}` again") from None
     source_nb = notebooks.read(course.source_notebook(lab))
+    from .grade import export_csv  # the CSV again: manual scores given in formgrader since
+
+    export_csv(course, lab, source_nb, students)
     questions = _questions(source_nb, students)
     messages = {s: failure_messages(course, lab, source_nb, s)
                 for s, r in students.items() if r.get("status") == "graded"}

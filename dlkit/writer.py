@@ -12,6 +12,7 @@ written there (nbgrader's `Autograde.init_assignment` and `SaveAutoGrades`):
     late penalty     late_submission_penalty of each notebook
     autograded/      the autograded notebook and the files nbgrader put beside it
     review flags     what dlkit adds: a submission flagged for review (dlkit.scan, dlkit.integrity)
+                     is flagged (formgrader's "Flagged?" column) and
                      gets needs_manual_grade on the test cells of the question each flag names
                      (every test cell for a flag that names none), and the reasons at the end of
                      that question's auto comment, so that it waits in formgrader's queue until
@@ -163,6 +164,7 @@ def _flag_for_review(nb, flags: list[str]) -> None:
         else:
             per_question.setdefault(None, []).append(flag)
     everywhere = per_question.pop(None, [])
+    nb.flagged = True  # formgrader's "Flagged?" column (set here, cleared only by a person)
     for grade in nb.grades:
         if grade.cell_type != "code":
             continue

@@ -138,13 +138,15 @@ def _grade_class(course_root, lab, students_files, env=None) -> dict:
 
 def _gradebook(course, lab) -> dict:
     """{student: [(notebook, [grade names], [code cells left to grade by hand], [answers whose
-    auto comment says they were flagged])]} for every submission of `lab` in the gradebook."""
+    auto comment says they were flagged], the notebook's flag: formgrader's "Flagged?")]} for
+    every submission of `lab` in the gradebook."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
         return {sub.student.id: [(nb.name, sorted(g.name for g in nb.grades),
                                   sorted(g.name for g in nb.grades if g.cell_type == "code" and g.needs_manual_grade),
-                                  sorted(c.name for c in nb.comments if REVIEW_PREFIX in (c.auto_comment or "")))
+                                  sorted(c.name for c in nb.comments if REVIEW_PREFIX in (c.auto_comment or "")),
+                                  bool(nb.flagged))
                                  for nb in sub.notebooks]
                 for sub in gb.assignment_submissions(lab)}
 
@@ -298,13 +300,13 @@ def test_each_case_has_one_result_and_its_files_unchanged(lab01, case):
     # one submission, one notebook, each grade cell of the source once
     source_nb = notebooks.read(lab01["course"].source_notebook(LAB))
     cells = sorted(notebooks.grade_id(c) for c in source_nb.cells if notebooks.meta(c).get("grade"))
-    [(name, grades, manual, commented)] = lab01["gradebook"][student]
+    [(name, grades, manual, commented, flagged)] = lab01["gradebook"][student]
     assert grades == cells, (grades, cells)
     flags = lab01["out"]["students"][student]["flags"]
     if flags:  # waits in formgrader's queue, with the reason, until a TA gives a manual score
-        assert manual and commented, (flags, manual, commented)
+        assert manual and commented and flagged, (flags, manual, commented, flagged)
     else:  # a deleted or stripped test cell must not leave its grade waiting for a person forever
-        assert manual == [] and commented == [], (manual, commented)
+        assert manual == [] and commented == [] and not flagged, (manual, commented, flagged)
 
 
 @pytest.mark.xdist_group("adversarial-class")

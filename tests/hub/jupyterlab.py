@@ -163,3 +163,8 @@ def open_feedback(page: Page, path: str) -> Page:
     tab.goto(re.sub(r"/lab.*$", "", page.url) + f"/files/{path}")
     tab.wait_for_load_state("load")
     return tab
+
+
+def flagged(row) -> bool:
+    """Whether a row of formgrader's gradebook table shows the flag of its "Flagged?" column."""
+    return row.locator(".glyphicon-flag, .fa-flag, [class*='flag']").count() > 0

@@ -221,6 +221,42 @@ def test_6_the_student_reads_their_feedback(hub, browser, jl):
             assert lines and not [l for l in lines if l in html.read_text()], "a hidden line in the feedback"
 
 
-def test_7_timings(hub):
+def test_8_the_instructor_sees_the_flag_and_grades_the_written_answer_in_formgrader(hub, browser, jl):
+    first, attacker = hub.student_names[0], hub.student_names[2]
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1400, "height": 900})
+    with step("instructor: formgrader, flagged submission"):
+        jl.log_in(page, hub.url, hub.instructor, hub.password)
+        base = re.sub(r"/lab.*$", "", page.url)
+        page.goto(f"{base}/formgrader/gradebook/{LAB}/{NOTEBOOK.removesuffix('.ipynb')}")
+        page.wait_for_selector("table tbody tr", timeout=jl.LONG)
+        page.wait_for_timeout(1000)
+        jl.screenshot(page, ARTEFACTS, "12-formgrader-flagged")
+        rows = {r.locator("td").nth(0).inner_text().strip(): r for r in page.locator("table tbody tr").all()}
+    assert set(rows) >= {first, attacker}, list(rows)
+    assert jl.flagged(rows[attacker]) and not jl.flagged(rows[first])
+    with step("instructor: grade the written answer by hand"):
+        rows[first].locator("a").first.click()
+        score = page.locator("#learning_rate_answer .score, input[id*='learning_rate_answer']").first
+        score.wait_for(timeout=jl.LONG)
+        score.fill("1")
+        score.press("Enter")
+        page.wait_for_timeout(1500)
+        jl.screenshot(page, ARTEFACTS, "13-formgrader-manual-grade")
+    page.close()
+    course = hub.course_dir()
+    with step("instructor: nbgrader export, dlkit report"):
+        as_user(hub, hub.instructor, "nbgrader", "export", cwd=str(course))
+        as_user(hub, hub.instructor, "dlkit", "report", LAB, cwd=str(course))
+    exported = {r.split(",")[3]: r for r in (course / "grades.csv").read_text().splitlines()[1:]}
+    assert ",12.0," in exported[first] or exported[first].endswith(",12.0"), exported[first]
+    import csv as csv_mod
+
+    with open(course / "grades" / f"{LAB}.csv") as f:
+        row = {r["student"]: r for r in csv_mod.DictReader(f)}[first]
+    assert float(row["learning_rate_answer"]) == 1.0 and float(row["total"]) == 12.0, row
+
+
+def test_9_timings(hub):
     print(json.dumps(TIMES, indent=2))
     assert TIMES
