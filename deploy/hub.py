@@ -174,12 +174,16 @@ def install_course(hub: Hub) -> None:
         "# formgrader and the nbgrader commands of this account work on this course\n"
         f"c.CourseDirectory.root = {str(course)!r}\n")
     run(["chown", "-R", f"{hub.instructor}:{hub.instructor}", str(jupyter)])
+    # The instructor's extensions, on in this account's own config (the environment turns them
+    # off for everyone else): JupyterLab's page config, and jupyter_server's extension switches
+    # (written as a file: `jupyter server extension enable --user` refuses when its validation
+    # cannot import the extension from the calling directory).
     jupyter_bin = str(hub.env_dir / "bin" / "jupyter")
     for ext in ("formgrader", "create-assignment", "course-list"):
         run([jupyter_bin, "labextension", "enable", "--level=user", f"@jupyter/nbgrader:{ext}"], user=hub.instructor)
-    for ext in ("formgrader", "course_list"):
-        run([jupyter_bin, "server", "extension", "enable", "--user", f"nbgrader.server_extensions.{ext}"],
-            user=hub.instructor)
+    (jupyter / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {
+        "nbgrader.server_extensions.formgrader": True, "nbgrader.server_extensions.course_list": True}}}, indent=1))
+    run(["chown", "-R", f"{hub.instructor}:{hub.instructor}", str(jupyter)])
 
 
 def start_hub(hub: Hub, *, timeout: float = 120) -> subprocess.Popen:

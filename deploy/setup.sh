@@ -77,6 +77,8 @@ install -m 0644 "$DEPLOY/share/jupyter/lab/settings/overrides.json" \
 # each instructor in their own ~/.jupyter (deploy/hub.py, docs/hub.md).
 for ext in formgrader create-assignment course-list; do
     "$ENV_DIR/bin/jupyter" labextension disable --level=sys_prefix "@jupyter/nbgrader:$ext" >/dev/null 2>&1
+    # disabling formgrader also locks it, and a lock here wins over an instructor's own enable
+    "$ENV_DIR/bin/jupyter" labextension unlock --level=sys_prefix "@jupyter/nbgrader:$ext" >/dev/null 2>&1
 done
 for ext in formgrader course_list; do
     "$ENV_DIR/bin/jupyter" server extension disable --sys-prefix "nbgrader.server_extensions.$ext" >/dev/null 2>&1

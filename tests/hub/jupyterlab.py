@@ -167,4 +167,4 @@ def open_feedback(page: Page, path: str) -> Page:
 
 def flagged(row) -> bool:
     """Whether a row of formgrader's gradebook table shows the flag of its "Flagged?" column."""
-    return row.locator(".glyphicon-flag, .fa-flag, [class*='flag']").count() > 0
+    return row.locator("td").last.locator(".glyphicon-flag").count() > 0
