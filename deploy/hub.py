@@ -318,6 +318,7 @@ def main(argv=None) -> int:
                       "students": hub.student_names, "in no course": hub.outsider}, indent=2))
     print(f"lab01 is released. Log in at {hub.url} as any of them with the password above. "
           "Ctrl-C stops the hub and removes the accounts.", flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` cleans up as Ctrl-C does
     try:
         proc.wait()
         print(f"jupyterhub exited ({proc.returncode}):\n{tail(hub.state / 'jupyterhub.log')}", file=sys.stderr)

@@ -3,6 +3,7 @@ folder (tests/hub/hubtools.py says which); stopped and cleaned at the end."""
 from __future__ import annotations
 
 import pathlib
+import subprocess
 import time
 
 import pytest
@@ -29,3 +30,8 @@ def hub():
     finally:
         deploy_hub.stop(hub)
         proc.wait(timeout=30)
+    left = [name for name in hub.accounts if deploy_hub.ours(name)]
+    assert not left and not hub.folder.exists(), f"the hub left accounts {left} or {hub.folder}"
+    for pattern in (f"-u{PREFIX}", f"jupyterhub.*{PORT}", f"configurable-http-proxy.*{PORT}"):
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+        assert not found, f"processes left by the hub ({pattern}): {found}"

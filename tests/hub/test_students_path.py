@@ -229,8 +229,11 @@ def test_8_the_instructor_sees_the_flag_and_grades_the_written_answer_in_formgra
         jl.log_in(page, hub.url, hub.instructor, hub.password)
         base = re.sub(r"/lab.*$", "", page.url)
         page.goto(f"{base}/formgrader/gradebook/{LAB}/{NOTEBOOK.removesuffix('.ipynb')}")
-        page.wait_for_selector("table tbody tr", timeout=jl.LONG)
+        page.wait_for_selector("table tbody tr td.name", timeout=jl.LONG)
+        page.wait_for_function("() => document.querySelectorAll('table tbody tr td.name').length >= 2",
+                               timeout=jl.LONG)
         page.get_by_role("button", name="Show All Names").click()
+        page.locator("table tbody a.name-shown").first.wait_for(timeout=jl.LONG)
         rows = {r.locator("td.name").inner_text().strip(): r for r in page.locator("table tbody tr").all()}
         jl.screenshot(page, ARTEFACTS, "12-formgrader-flagged")
     assert set(rows) >= {first, attacker}, list(rows)
