@@ -25,6 +25,9 @@ def hub():
     proc = deploy_hub.start(hub)
     hub.start_seconds = time.monotonic() - started
     print(f"hub up at {hub.url} in {hub.start_seconds:.1f} s")
+    import pwd
+
+    uids = [str(pwd.getpwnam(name).pw_uid) for name in hub.accounts]
     try:
         yield hub
     finally:
@@ -32,6 +35,8 @@ def hub():
         proc.wait(timeout=30)
     left = [name for name in hub.accounts if deploy_hub.ours(name)]
     assert not left and not hub.folder.exists(), f"the hub left accounts {left} or {hub.folder}"
-    for pattern in (f"-u{PREFIX}", f"jupyterhub.*{PORT}", f"configurable-http-proxy.*{PORT}"):
-        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-        assert not found, f"processes left by the hub ({pattern}): {found}"
+    for uid in uids:
+        found = subprocess.run(["pgrep", "-U", uid], capture_output=True, text=True).stdout.split()
+        assert not found, f"processes of a removed account (uid {uid}) still run: {found}"
+    found = subprocess.run(["pgrep", "-f", str(hub.state)], capture_output=True, text=True).stdout.split()
+    assert not found, f"processes of the hub still run: {found}"
