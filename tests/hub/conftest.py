@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hub.hubtools import ENV_DIR, PORT, PREFIX, ROOT, deploy_hub, hub_unavailable
+from hub.hubtools import ENV_DIR, FOLDER, PORT, PREFIX, ROOT, deploy_hub, hub_unavailable
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,7 @@ def hub():
         print(f"SKIPPED hub tests: {why}")
         pytest.skip(why)
     hub = deploy_hub.Hub(prefix=PREFIX, students=3, port=PORT, api_port=PORT + 81, proxy_api_port=PORT + 1,
-                         env_dir=ENV_DIR, folder=pathlib.Path("/srv/dlkit-e2e"), repo=ROOT)
+                         env_dir=ENV_DIR, folder=FOLDER, repo=ROOT)
     started = time.monotonic()
     deploy_hub.stop(hub)  # what an interrupted run left
     proc = deploy_hub.start(hub)

@@ -16,8 +16,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 ENV_DIR = pathlib.Path(os.environ.get("DLKIT_TEST_ENV", "/opt/dlkit-test"))
 ARTEFACTS = pathlib.Path(os.environ.get("DLKIT_E2E_ARTEFACTS", ROOT / "tests" / "hub" / "artefacts"))
-PREFIX = "dlke-"  # never the prefix of `make hub` (dlk-) nor of a real deployment's accounts
-PORT = 18700      # the hub on PORT, its proxy's API on PORT + 1, its own API on PORT + 81
+# Never those of `make hub` (dlk-, 8000) nor of a real deployment; two runs side by side set others.
+PREFIX = os.environ.get("DLKIT_E2E_PREFIX", "dlke-")
+PORT = int(os.environ.get("DLKIT_E2E_PORT", "18700"))  # the hub; its proxy's API +1, its own API +81
+FOLDER = pathlib.Path(os.environ.get("DLKIT_E2E_FOLDER", "/srv/dlkit-e2e"))
 
 
 def _load_hub_module():
