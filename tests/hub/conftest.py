@@ -18,7 +18,7 @@ def hub():
     if why:
         print(f"SKIPPED hub tests: {why}")
         pytest.skip(why)
-    hub = deploy_hub.Hub(prefix=PREFIX, students=3, port=PORT, api_port=PORT + 81, proxy_api_port=PORT + 1,
+    hub = deploy_hub.Hub(prefix=PREFIX, students=4, port=PORT, api_port=PORT + 81, proxy_api_port=PORT + 1,
                          env_dir=ENV_DIR, folder=FOLDER, repo=ROOT)
     started = time.monotonic()
     deploy_hub.stop(hub)  # what an interrupted run left

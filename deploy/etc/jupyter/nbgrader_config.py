@@ -19,6 +19,11 @@ c.Exchange.root = os.environ.get("DLKIT_EXCHANGE", "/srv/dlkit/exchange")
 c.Exchange.path_includes_course = True
 c.Authenticator.plugin_class = JupyterHubAuthPlugin
 
+# A submission whose notebook was renamed or deleted is refused at submit time, with nbgrader's
+# message naming the notebook expected, rather than graded later as invalid_submission, which
+# the student would learn only from the instructor.
+c.ExchangeSubmit.strict = True
+
 # Validate runs the notebook with these limits: the course's own (its nbgrader_config.py;
 # tests/test_validate.py checks that they are the same), not nbgrader's 30 s default.
 c.Execute.timeout = 180
