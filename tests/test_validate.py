@@ -120,3 +120,24 @@ def test_validate_passes_every_variant(lab, tmp_path):
         result = validate(student_folder(tmp_path / f"round{k}", lab, replacements=replacements))
         assert result == {}, (sorted(p.name for p in pack.values()), result)
     print(f"{lab}: {sum(len(p) for p in rounds)} variants in {len(rounds)} rounds pass Validate")
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("lab", LABS)
+def test_validate_catches_mutants_only_through_visible_checks(lab, tmp_path):
+    """How many known mistakes a student's Validate shows (its own question's test cell fails),
+    one mutant per question per round: the hidden tests are not in the student's copy, so the
+    rest are caught only when graded. A figure, printed; the test fails only if Validate catches
+    none at all (the visible checks would then be useless)."""
+    found = fixture_files(FIXTURES / lab / "mutants")
+    answers = list(notebooks.solution_cells(notebooks.read(load(ROOT).source_notebook(lab))))
+    caught, total = 0, 0
+    for k, pack in enumerate(combine_rounds(found)):
+        replacements = {gid: path.read_text() for gid, path in pack.items()}
+        failed = validate(student_folder(tmp_path / f"round{k}", lab, replacements=replacements)).get("failed", [])
+        failed_questions = {notebooks.question_of(tid, answers) for tid in failed}
+        for gid in pack:
+            total += 1
+            caught += gid in failed_questions
+    print(f"{lab}: Validate shows {caught} of {total} mutants (their own question's visible checks fail)")
+    assert 0 < caught <= total
