@@ -37,9 +37,10 @@ test: system $(STAMP)
 # The course hub of deploy/, in its own environment (deploy/setup.sh, as root), driven by a
 # real browser: tests/hub/. Skips, saying why, where it cannot run (not root, no namespaces).
 HUB_ENV ?= /opt/dlkit-test
+HUB_MARKS ?= not full
 test-hub: system $(STAMP)
 	@if [ "$$(id -u)" = 0 ]; then bash deploy/setup.sh --env $(HUB_ENV) --no-exchange; fi
-	DLKIT_TEST_ENV=$(HUB_ENV) $(BIN)/python -m pytest -n 0 -p no:cacheprovider tests/hub
+	DLKIT_TEST_ENV=$(HUB_ENV) $(BIN)/python -m pytest -n 0 -p no:cacheprovider -m "$(HUB_MARKS)" tests/hub
 
 # A hub on this machine to try the students' path (root): http://127.0.0.1:8000, until Ctrl-C.
 hub: system $(STAMP)
@@ -49,7 +50,7 @@ hub: system $(STAMP)
 # Everything `make test` runs, and the tests marked `full` (too slow for CI; see docs).
 test-full: system $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m '' --ignore=tests/hub
-	$(MAKE) test-hub
+	$(MAKE) test-hub HUB_MARKS=''
 
 release: system $(STAMP)
 	$(BIN)/dlkit release
