@@ -146,6 +146,7 @@ def test_3_an_account_in_no_course_sees_no_course(hub, browser, jl):
         page.wait_for_timeout(3000)
         jl.screenshot(page, ARTEFACTS, "09-outsider-sees-no-course")
     text = page.locator("body").inner_text()
+    assert "No courses found" in text, text[:2000]
     assert LAB not in text and hub.course_id not in re.sub(r"\s+", " ", text).replace("dl-basics/", ""), text[:2000]
     page.close()
     listing = as_user(hub, hub.outsider, "nbgrader", "list", check=False)
