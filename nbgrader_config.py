@@ -22,8 +22,9 @@ c.Dlkit.notebook_timeout = 900
 
 # --- The sandbox each submission's kernel runs in (dlkit.sandbox; needs bubblewrap) -----------
 # No network, no view of the course, the gradebook, nbgrader's exchange, other submissions or
-# the grader's home; one writable folder (the submission's private copy). Per kernel: address space (off on GPU hosts),
-# tasks = processes + threads of the sandbox user, CPU seconds per process, size of one file.
+# the grader's home; one writable folder (the submission's private copy). Per kernel: address
+# space (off on GPU hosts), tasks = processes + threads of the sandbox user, CPU seconds per
+# process, size of one file.
 c.Dlkit.sandbox_limits = {
     "memory_gib": 4,
     "tasks": 512,
