@@ -172,3 +172,28 @@ def test_grading_without_the_sandbox_is_said_at_the_top_and_redone_with_it(tmp_p
     assert again["graded"] == ["alice"] and again["students"]["alice"]["sandboxed"] is True
     assert again["students"]["alice"]["total"] == again["students"]["alice"]["max_total"]
     assert 'id="unsandboxed"' not in write_report(root=root, lab=LAB).read_text()
+
+
+@pytest.mark.xdist_group("report")
+def test_grades_csv_gets_the_manual_score_of_a_written_answer_once_a_person_gave_it(graded):
+    import csv
+
+    from nbgrader.api import Gradebook
+
+    root = graded["root"]
+    csv_path = root / "grades" / f"{LAB}.csv"
+
+    def rows():
+        with open(csv_path, newline="") as f:
+            return {r["student"]: r for r in csv.DictReader(f)}
+
+    before = rows()
+    assert before["alice"]["learning_rate_answer"] == "" and float(before["alice"]["total"]) == 11.0
+    assert float(before["alice"]["max_total"]) == 12.0  # 11 autograded points and 1 by hand
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:  # what formgrader does
+        gb.find_grade("learning_rate_answer", "gradient_descent", LAB, "alice").manual_score = 0.5
+        gb.db.commit()
+    write_report(root=root, lab=LAB)
+    after = rows()
+    assert float(after["alice"]["learning_rate_answer"]) == 0.5 and float(after["alice"]["total"]) == 11.5
+    assert after["bob"]["learning_rate_answer"] == "" and float(after["bob"]["total"]) == 9.0
