@@ -60,3 +60,27 @@ def as_user(hub, user: str, *cmd: str, cwd=None, check=True):
     home = pwd.getpwnam(user).pw_dir
     full = ["runuser", "-u", user, "--", "env", f"HOME={home}", *[f"{k}={v}" for k, v in env.items()], *cmd]
     return subprocess.run(full, cwd=cwd or home, capture_output=True, text=True, timeout=600)
+
+
+def home(user: str) -> pathlib.Path:
+    import pwd
+
+    return pathlib.Path(pwd.getpwnam(user).pw_dir)
+
+
+def write_filled(path: pathlib.Path, user: str, lab: str, *, blank=False, replacements=None) -> None:
+    """release/LAB's notebook filled in as a student would (dlkit.notebooks.fill_solutions),
+    written to `path` in `user`'s home and given to them, with every folder made for it."""
+    import shutil
+
+    from dlkit import notebooks
+    from dlkit.course import load
+
+    course = load(ROOT)
+    released = next((ROOT / "release" / lab).glob("*.ipynb"))
+    nb = notebooks.fill_solutions(notebooks.read(released), notebooks.read(course.source_notebook(lab)),
+                                  blank=blank, replacements=replacements)
+    made = [p for p in reversed(path.parents) if home(user) in p.parents and not p.exists()]
+    notebooks.write(nb, path)
+    for p in [*made, path]:
+        shutil.chown(p, user, user)

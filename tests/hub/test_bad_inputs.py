@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
 
-from dlkit import notebooks
-from hub.hubtools import ROOT, as_user
+from hub.hubtools import as_user, home, write_filled
 
 LAB = "lab01"
 NOTEBOOK = "gradient_descent.ipynb"
 
 
-def _home(hub, user) -> pathlib.Path:
-    return pathlib.Path(as_user(hub, user, "sh", "-c", "echo $HOME").stdout.strip())
-
-
 def _fetched(hub, user) -> pathlib.Path:
-    path = _home(hub, user) / hub.course_id / LAB / NOTEBOOK
+    path = home(user) / hub.course_id / LAB / NOTEBOOK
     if not path.is_file():
         as_user(hub, user, "nbgrader", "fetch_assignment", LAB)
     return path
-
-
-def _write(path: pathlib.Path, user: str, *, blank: bool) -> None:
-    source = notebooks.read(next((ROOT / "source" / LAB).glob("*.ipynb")))
-    notebooks.write(notebooks.fill_solutions(notebooks.read(ROOT / "release" / LAB / NOTEBOOK), source,
-                                             blank=blank), path)
-    shutil.chown(path, user, user)
 
 
 def _submissions(hub, user) -> list[pathlib.Path]:
@@ -39,7 +26,7 @@ def _submissions(hub, user) -> list[pathlib.Path]:
 def test_a_fetch_after_work_has_started_never_overwrites_it(hub):
     student = hub.student_names[3]
     path = _fetched(hub, student)
-    _write(path, student, blank=False)
+    write_filled(path, student, LAB, blank=False)
     work = path.read_bytes()
     again = as_user(hub, student, "nbgrader", "fetch_assignment", LAB, check=False)
     assert again.returncode != 0 and "already" in (again.stdout + again.stderr).lower(), again.stderr[-500:]
@@ -65,9 +52,9 @@ def test_a_renamed_or_deleted_notebook_is_refused_at_submit_with_the_reason(hub)
 def test_the_latest_of_two_submissions_is_graded_with_its_timestamp(hub):
     student = hub.student_names[3]
     path = _fetched(hub, student)
-    _write(path, student, blank=True)
+    write_filled(path, student, LAB, blank=True)
     as_user(hub, student, "nbgrader", "submit", LAB)
-    _write(path, student, blank=False)
+    write_filled(path, student, LAB, blank=False)
     as_user(hub, student, "nbgrader", "submit", LAB)
     latest = _submissions(hub, student)[-1]
     stamp = (latest / "timestamp.txt").read_text().strip()

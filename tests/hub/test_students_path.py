@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import pathlib
 import re
-import shutil
 import time
 
 import pytest
 
 from dlkit import notebooks
 from hub.browser import browser_context, unavailable, versions
-from hub.hubtools import ARTEFACTS, ROOT, as_user
+from hub.hubtools import ARTEFACTS, ROOT, as_user, home, write_filled
 
 LAB = "lab01"
 NOTEBOOK = "gradient_descent.ipynb"
@@ -72,11 +71,29 @@ class step:
         (ARTEFACTS / "timings.json").write_text(json.dumps(TIMES, indent=2) + "\n")
 
 
-def _index(page, jl, grade_id):
+def _index(grade_id):
     """The position of the cell with `grade_id` in the open notebook (nbgrader's metadata is not
     in the page: count the cells of the released notebook instead)."""
     released = notebooks.read(ROOT / "release" / LAB / NOTEBOOK)
     return [notebooks.grade_id(c) for c in released.cells].index(grade_id)
+
+
+def _answer_and_check(page, jl, code: str, shot: str) -> str:
+    """Type `code` as the answer to `loss`, run through its test cell; that cell's output."""
+    jl.set_code(page, _index("loss"), code)
+    out = jl.run_through(page, _index("test_loss"))
+    jl.show_output(page, _index("test_loss"))
+    jl.screenshot(page, ARTEFACTS, shot)
+    return out
+
+
+def _validate(page, jl, shot: str) -> str:
+    """Save, click Validate, keep a screenshot of its dialog, close it; the dialog's text."""
+    jl.save(page)
+    verdict = jl.validate(page)
+    jl.screenshot(page, ARTEFACTS, shot)
+    jl.close_dialog(page)
+    return verdict
 
 
 def test_1_the_instructor_released_lab01(hub):
@@ -99,35 +116,23 @@ def test_2_a_student_fetches_answers_validates_and_submits(hub, browser, jl, sol
     with step("student: a known mistake, its check's message"):
         jl.open_notebook(page, student, f"{hub.course_id}/{LAB}/{NOTEBOOK}")
         mistake = (ROOT / "tests/fixtures/lab01/mutants/loss__mean_instead_of_sum.py").read_text()
-        jl.set_code(page, _index(page, jl, "loss"), mistake)
-        out = jl.run_through(page, _index(page, jl, "test_loss"))
-        jl.show_output(page, _index(page, jl, "test_loss"))
-        jl.screenshot(page, ARTEFACTS, "04-mistake-and-hint")
+        out = _answer_and_check(page, jl, mistake, "04-mistake-and-hint")
         assert "AssertionError" in out and "did you take the mean over the samples instead of the sum?" in out, out
     with step("student: Validate with the mistake"):
-        jl.save(page)
-        verdict = jl.validate(page)
-        jl.screenshot(page, ARTEFACTS, "05-validate-fails")
-        jl.close_dialog(page)
+        verdict = _validate(page, jl, "05-validate-fails")
         assert "failed" in verdict.lower() and "did you take the mean" in verdict, verdict
     with step("student: the right answer passes its check"):
-        jl.set_code(page, _index(page, jl, "loss"), solutions["loss"])
-        out = jl.run_through(page, _index(page, jl, "test_loss"))
-        jl.show_output(page, _index(page, jl, "test_loss"))
-        jl.screenshot(page, ARTEFACTS, "06-check-passes")
+        out = _answer_and_check(page, jl, solutions["loss"], "06-check-passes")
         assert "Error" not in out, out
     with step("student: every answer, Validate passes"):
         for gid, code in solutions.items():
             if gid == "loss":
                 continue
             if gid == "learning_rate_answer":
-                jl.set_markdown(page, _index(page, jl, gid), code)
+                jl.set_markdown(page, _index(gid), code)
             else:
-                jl.set_code(page, _index(page, jl, gid), code)
-        jl.save(page)
-        verdict = jl.validate(page)
-        jl.screenshot(page, ARTEFACTS, "07-validate-passes")
-        jl.close_dialog(page)
+                jl.set_code(page, _index(gid), code)
+        verdict = _validate(page, jl, "07-validate-passes")
         assert "success" in verdict.lower() and "passes all the tests" in verdict, verdict
     with step("student: submit"):
         jl.open_assignments(page)
@@ -156,13 +161,7 @@ def test_3_an_account_in_no_course_sees_no_course(hub, browser, jl):
 def _fill(hub, student, replacements) -> None:
     """As `student`, from a terminal: fetch lab01, write a filled-in notebook over it, submit."""
     as_user(hub, student, "nbgrader", "fetch_assignment", LAB, check=False)  # the permission tests may have
-    home = pathlib.Path(as_user(hub, student, "sh", "-c", "echo $HOME").stdout.strip())
-    path = home / hub.course_id / LAB / NOTEBOOK
-    source = notebooks.read(next((ROOT / "source" / LAB).glob("*.ipynb")))
-    nb = notebooks.fill_solutions(notebooks.read(ROOT / "release" / LAB / NOTEBOOK), source,
-                                  replacements=replacements)
-    notebooks.write(nb, path)  # as root, into the student's folder: then theirs again
-    shutil.chown(path, student, student)
+    write_filled(home(student) / hub.course_id / LAB / NOTEBOOK, student, LAB, replacements=replacements)
     as_user(hub, student, "nbgrader", "submit", LAB)
 
 
@@ -199,9 +198,8 @@ def test_6_the_student_reads_their_feedback(hub, browser, jl):
         jl.open_assignments(page)
         jl.fetch_feedback(page, LAB)
         jl.screenshot(page, ARTEFACTS, "10-feedback-fetched")
-        home = pathlib.Path(as_user(hub, student, "sh", "-c", "echo $HOME").stdout.strip())
-        [html] = sorted(home.glob(f"{hub.course_id}/{LAB}/feedback/*/*.html"))
-        feedback = jl.open_feedback(page, str(html.relative_to(home)))
+        [html] = sorted(home(student).glob(f"{hub.course_id}/{LAB}/feedback/*/*.html"))
+        feedback = jl.open_feedback(page, str(html.relative_to(home(student))))
         jl.screenshot(feedback, ARTEFACTS, "11-feedback")
     text = feedback.locator("body").inner_text()
     assert re.search(r"Score:\s*\d+(\.\d+)?\s*/\s*\d+", text), text[:2000]
@@ -210,8 +208,7 @@ def test_6_the_student_reads_their_feedback(hub, browser, jl):
     # the student whose loss was wrong: its check's message in their feedback, no hidden line
     attacker = hub.student_names[2]
     as_user(hub, attacker, "nbgrader", "fetch_feedback", LAB)
-    home = pathlib.Path(as_user(hub, attacker, "sh", "-c", "echo $HOME").stdout.strip())
-    [html] = sorted(home.glob(f"{hub.course_id}/{LAB}/feedback/*/*.html"))
+    [html] = sorted(home(attacker).glob(f"{hub.course_id}/{LAB}/feedback/*/*.html"))
     page_text = re.sub(r"<[^>]+>", " ", html.read_text())
     assert "AssertionError" in page_text and "loss(" in page_text, page_text[:3000]
     hidden = notebooks.read(next((ROOT / "source" / LAB).glob("*.ipynb")))

@@ -8,38 +8,35 @@ import shutil
 
 import pytest
 
-from dlkit import notebooks
 from dlkit.course import load
-from hub.hubtools import ROOT, as_user
+from hub.hubtools import ROOT, as_user, home, write_filled
 
 LABS = load(ROOT).labs()
 
 
-def _student_copy(hub, lab: str, *, blank: bool) -> pathlib.Path:
-    """release/LAB filled in, in the student's home, theirs."""
+def _student_copy(hub, lab: str, name: str, **fill) -> pathlib.Path:
+    """release/LAB (notebook and data) in the student's home as ~/validate/LAB-NAME, the
+    notebook filled in (`fill`: blank, replacements), all theirs."""
     student = hub.student_names[1]
-    home = pathlib.Path(as_user(hub, student, "sh", "-c", "echo $HOME").stdout.strip())
-    folder = home / "validate" / f"{lab}-{'blank' if blank else 'solution'}"
+    folder = home(student) / "validate" / f"{lab}-{name}"
     shutil.copytree(ROOT / "release" / lab, folder)
-    path = next(folder.glob("*.ipynb"))
-    source = notebooks.read(load(ROOT).source_notebook(lab))
-    notebooks.write(notebooks.fill_solutions(notebooks.read(path), source, blank=blank), path)
-    shutil.chown(home / "validate", student, student)
-    for p in [folder, *folder.rglob("*")]:
+    for p in [folder.parent, folder, *folder.rglob("*")]:
         shutil.chown(p, student, student)
+    path = next(folder.glob("*.ipynb"))
+    write_filled(path, student, lab, **fill)
     return path
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_passes_the_solution_in_the_deployed_environment(hub, lab):
-    path = _student_copy(hub, lab, blank=False)
+    path = _student_copy(hub, lab, "solution")
     proc = as_user(hub, hub.student_names[1], "nbgrader", "validate", path.name, cwd=str(path.parent), check=False)
     assert "Success! Your notebook passes all the tests." in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_fails_the_blank_in_the_deployed_environment(hub, lab):
-    path = _student_copy(hub, lab, blank=True)
+    path = _student_copy(hub, lab, "blank", blank=True)
     proc = as_user(hub, hub.student_names[1], "nbgrader", "validate", path.name, cwd=str(path.parent), check=False)
     assert "Success!" not in proc.stdout and ("FAILED" in proc.stdout or "NOT BEEN CHANGED" in proc.stdout.upper()), \
         proc.stdout[-2000:]
@@ -50,16 +47,9 @@ def test_validate_fails_the_blank_in_the_deployed_environment(hub, lab):
 def test_validate_passes_every_variant_in_the_deployed_environment(hub, lab):
     from dlkit.tryout import combine_rounds, fixture_files
 
-    student = hub.student_names[1]
     for k, pack in enumerate(combine_rounds(fixture_files(ROOT / "tests" / "fixtures" / lab / "variants"))):
-        path = _student_copy(hub, lab, blank=False)
-        folder = path.parent.with_name(f"{lab}-variants{k}")
-        path.parent.rename(folder)
-        path = folder / path.name
-        source = notebooks.read(load(ROOT).source_notebook(lab))
         replacements = {gid: p.read_text() for gid, p in pack.items()}
-        notebooks.write(notebooks.fill_solutions(notebooks.read(ROOT / "release" / lab / path.name), source,
-                                                 replacements=replacements), path)
-        shutil.chown(path, student, student)
-        proc = as_user(hub, student, "nbgrader", "validate", path.name, cwd=str(folder), check=False)
+        path = _student_copy(hub, lab, f"variants{k}", replacements=replacements)
+        proc = as_user(hub, hub.student_names[1], "nbgrader", "validate", path.name, cwd=str(path.parent),
+                       check=False)
         assert "Success!" in proc.stdout, (sorted(p.name for p in pack.values()), proc.stdout[-3000:])
