@@ -99,15 +99,16 @@ class HubError(Exception):
 
 
 def run(cmd: list[str], *, user: str | None = None, cwd=None, env: dict | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `cmd` (as `user`, with a login-like environment, when given); raise HubError on failure."""
+        timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `cmd` (as `user`, with a login-like environment, when given); raise HubError on
+    failure, unless `check` is False (then the caller reads the return code)."""
     if user is not None:
         home = pwd.getpwnam(user).pw_dir
         base = {"HOME": home, "USER": user, "LOGNAME": user, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         cmd = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in {**base, **(env or {})}.items()], *cmd]
         cwd = cwd or home
     proc = subprocess.run(cmd, cwd=cwd, env=None if user else env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         raise HubError(f"{' '.join(map(str, cmd[-6:]))} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return proc
 
