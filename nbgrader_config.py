@@ -84,6 +84,13 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Late submissions follow nbgrader's own policy (AssignLatePenalties, in the list above). The due
+# date and each student's extension are the gradebook's: `nbgrader db assignment add LAB
+# --duedate="2027-01-15 23:59 Europe/Paris"`, or formgrader's "Manage Assignments". "none" records
+# how late a submission is and takes nothing; "zero" takes its whole score. grades/LAB.csv and the
+# report show both (seconds_late, late_penalty).
+c.LateSubmissionPlugin.penalty_method = "none"
+
 # Stored output is capped so that a print flood cannot bloat the autograded notebook: in lines
 # (nbgrader's LimitOutput) and in bytes (dlkit's CapOutputBytes, in the list above).
 c.LimitOutput.max_lines = 1000

@@ -92,7 +92,8 @@ def make_template(course, lab: str, workdir: pathlib.Path, helper: "WarmWorker")
 def grade_submission(job: dict, template: bytes) -> dict:
     """Grade one submission in a scratch course and return plain data (never raises).
 
-    `job`: {"root", "lab", "student", "timeout", "env"}. Returns {"student", "event" (the
+    `job`: {"root", "lab", "student", "timeout", "env", "duedate", "extensions"} (the last two
+    as `grade.deadline` gives them). Returns {"student", "event" (the
     worker's result event: "status", "notebooks" with per-cell scores, "error"), "sha256" (of
     the files graded), "gradebook" (the scratch gradebook's entries, when nbgrader finished),
     "autograded" (files), "host", "seconds", "timing" (seconds per step)}. Anything that goes
@@ -120,6 +121,8 @@ def grade_submission(job: dict, template: bytes) -> dict:
         with tempfile.TemporaryDirectory(prefix=f"dlkit-grade-{lab}-") as tmp:
             work = scratch_course(course, lab, pathlib.Path(tmp) / "course")         # 1. scratch
             (work / "gradebook.db").write_bytes(template)
+            set_deadline(work / "gradebook.db", lab, student, job.get("duedate"),
+                         (job.get("extensions") or {}).get(student))
             mine = work / "submitted" / student / lab                                 # 2. submit
             shutil.copytree(submitted, mine)
             out["sha256"] = folder_sha256(mine)
@@ -139,6 +142,24 @@ def grade_submission(job: dict, template: bytes) -> dict:
     return out
 
 
+def set_deadline(db: pathlib.Path, lab: str, student: str, duedate: str | None,
+                 extension: float | None) -> None:
+    """The course's due date of `lab` and `student`'s extension (seconds), in a scratch gradebook:
+    nbgrader's AssignLatePenalties there then sees what it would see in the course's."""
+    if not duedate and not extension:
+        return
+    import datetime
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        if duedate:
+            gb.update_or_create_assignment(lab, duedate=duedate)
+        if extension:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(lab, student, extension=datetime.timedelta(seconds=extension))
+
+
 def error_event(student: str, exc: BaseException) -> dict:
     """The result event of a task that failed outside the student's code."""
     message = str(exc) if isinstance(exc, DlkitError) else \
@@ -155,6 +176,7 @@ def read_submission(db: pathlib.Path, lab: str, student: str) -> dict:
         sub = gb.find_submission(lab, student)
         return {
             "timestamp": sub.timestamp.isoformat() if sub.timestamp else None,
+            "seconds_late": sub.total_seconds_late,
             "notebooks": [{
                 "name": nb.name,
                 "late_submission_penalty": nb.late_submission_penalty,

@@ -85,6 +85,74 @@ def check_submission(folder: pathlib.Path, expected: str) -> str | None:
     return None
 
 
+def deadline(course, lab: str) -> dict:
+    """{"duedate": ISO UTC or None, "extensions": {student: seconds}} of `lab`, as the course's
+    gradebook says (`nbgrader db assignment add LAB --duedate=...`, formgrader's assignment and
+    extension forms); each task's scratch gradebook gets them, so that nbgrader's own late
+    policy (`c.LateSubmissionPlugin.penalty_method`) applies as it would in the course."""
+    out = {"duedate": None, "extensions": {}}
+    if not course.gradebook.is_file():
+        return out
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        try:
+            assignment = gb.find_assignment(lab)
+        except MissingEntry:
+            return out
+        if assignment.duedate is not None:
+            out["duedate"] = assignment.duedate.isoformat()
+        out["extensions"] = {sub.student.id: sub.extension.total_seconds()
+                             for sub in assignment.submissions if sub.extension}
+    return out
+
+
+def _zero_earlier_results(course, lab: str, students: list[str]) -> None:
+    """An invalid submission scores 0 in the gradebook too: what an earlier, graded submission
+    of the same student left there (scores, autograded notebook) goes."""
+    import shutil
+
+    from .writer import Writer
+
+    for student in students:
+        stale = course.autograded / student / lab
+        if stale.exists():
+            shutil.rmtree(stale)
+    if not course.gradebook.is_file():
+        return
+    with Writer(course, lab) as writer:
+        if not writer.has_assignment():
+            return
+        for student in students:
+            if writer.has_submission(student):
+                writer.record(student, {"gradebook": None, "autograded": []})
+
+
+def invalid_feedback(course, lab: str, student: str, reason: str) -> None:
+    """feedback/<student>/LAB/: a page saying why the submission could not be graded, under the
+    name of each notebook the student submitted, so that `nbgrader release_feedback` and the
+    student's fetch_feedback carry it as they carry graded feedback. Only for a submission that
+    came through the exchange (its timestamp.txt and submission_secret.txt, which both need)."""
+    import html
+    import shutil
+
+    submitted = course.submitted / student / lab
+    dest = course.feedback / student / lab
+    if dest.exists():
+        shutil.rmtree(dest)  # the feedback of an earlier, graded submission no longer holds
+    if not all((submitted / name).is_file() for name in ("timestamp.txt", "submission_secret.txt")):
+        return
+    dest.mkdir(parents=True)
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        shutil.copy2(submitted / name, dest / name)
+    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{lab}: not graded"
+            f"</title></head><body><h1>{html.escape(lab)}: your submission could not be graded</h1>"
+            f"<p id=\"reason\">{html.escape(reason)}</p><p>It scores 0 on every question. Fix this "
+            "and submit again before the due date, or ask your instructor.</p></body></html>\n")
+    for name in sorted({p.stem for p in submitted.glob("*.ipynb")} | {course.source_notebook(lab).stem}):
+        (dest / f"{name}.html").write_text(page, encoding="utf-8")
+
+
 def _invalid(lab: str, source_nb, reason: str) -> dict:
     result = results.summarize(lab, source_nb, {"status": "invalid_submission", "error": reason})
     result["error"] = reason
@@ -137,8 +205,9 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     valid = [s for s in everyone if s not in invalid]
     kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root, course.exchange_root], limits=course.limits(lab),
                                         data_files=course.kernel_data_files(lab))
+    due = deadline(course, lab)
 
-    state = State(course, lab)                                                    # 2. resume
+    state = State(course, lab, deadline=due)                                      # 2. resume
     for student in invalid:
         state.forget(student)
     kept = {} if force else state.current(valid)
@@ -157,7 +226,10 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         out[student] = result
         if progress:
             progress(len(out), len(everyone), student, {**result, "kept": True})
+    if invalid:
+        _zero_earlier_results(course, lab, list(invalid))
     for student, reason in invalid.items():
+        invalid_feedback(course, lab, student, reason)
         settle(student, _invalid(lab, source_nb, reason))
     if progress:  # starts the clock of the progress bar (ETA from the submissions graded now)
         progress(len(out), len(everyone), None, {"lab": lab, "status": "started"}, running=0)
@@ -173,7 +245,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
             helper.start()  # imports nbgrader while the cluster starts
             _autograde(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
                        job={"root": str(course.root), "lab": lab, "timeout": course.notebook_timeout,
-                            "env": kernel_env}, helper=helper, feedback=feedback, timing=timing,
+                            "env": kernel_env, **due}, helper=helper, feedback=feedback, timing=timing,
                        started=started, closing=closing)
         autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
         if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
@@ -327,6 +399,9 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
                     result["flags"] = flags
                     result["sandboxed"] = job["env"].get("DLKIT_SANDBOX", "off") != "off"
                     result["seconds"] = task.get("seconds")
+                    late = _late((task.get("gradebook") or {}))
+                    if late:
+                        result["late"] = late
                     state.remember(student, task.get("sha256"), result)
                     settle(student, result, running)
 
@@ -341,19 +416,28 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
             real.result()
 
 
+def _late(entry: dict) -> dict | None:
+    """{"seconds", "penalty"} of a late submission from its scratch gradebook's entry, else None."""
+    seconds = entry.get("seconds_late") or 0.0
+    if seconds <= 0:
+        return None
+    penalty = sum(nb.get("late_submission_penalty") or 0.0 for nb in entry.get("notebooks", []))
+    return {"seconds": float(seconds), "penalty": float(penalty)}
+
+
 class State:
     """grades/.state/LAB.json: per student, the sha256 of the graded files and the result.
 
     Written after each result (atomically), so that an interrupted batch resumes. Everything in
-    it holds for one `key`: the lab's source notebook, the course config and nbgrader's version;
-    when any changes, every result is stale. A result is current when the submission's files
+    it holds for one `key`: the lab's source notebook, the course config, nbgrader's version and
+    the lab's due date and extensions (`deadline`); when any changes, every result is stale. A result is current when the submission's files
     are those it was graded from, it was not a `grading_error` (a failure of the grading
     machinery, always retried), and the gradebook (and autograded/, when graded) still hold it.
     It also remembers that the gradebook was generated from this key, and keeps the template
     gradebook (grades/.state/LAB.gradebook.db), so that a rerun generates nothing.
     """
 
-    def __init__(self, course, lab: str):
+    def __init__(self, course, lab: str, *, deadline: dict | None = None):
         from importlib.metadata import version
 
         self.course, self.lab = course, lab
@@ -363,6 +447,7 @@ class State:
         key = hashlib.sha256(course.source_notebook(lab).read_bytes())
         key.update((course.root / course_mod.CONFIG_NAME).read_bytes())
         key.update(version("nbgrader").encode())
+        key.update(json.dumps(deadline or {}, sort_keys=True).encode())
         self.key = key.hexdigest()
         try:
             data = json.loads(self.path.read_text())
@@ -440,7 +525,9 @@ def _flags(course, lab: str, student: str) -> list[str]:
 
 def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
     """grades/LAB.csv: student, status, one column per question (the written ones with the
-    score a person gave in formgrader, empty until then), total, max_total, review."""
+    score a person gave in formgrader, empty until then), seconds_late and late_penalty (what
+    nbgrader's late policy took, empty when on time), total (less that penalty, as `nbgrader
+    export` counts it), max_total, review."""
     course.grades.mkdir(parents=True, exist_ok=True)
     questions = [notebooks.grade_id(c) for c in source_nb.cells
                  if notebooks.is_solution(c) and c.cell_type == "code"]
@@ -450,15 +537,18 @@ def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
     path = course.grades / f"{lab}.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "status", *questions, *written, "total", "max_total", "review"])
+        writer.writerow(["student", "status", *questions, *written, "seconds_late", "late_penalty",
+                         "total", "max_total", "review"])
         for student in sorted(out):
             r = out[student]
             per_q = results.by_question(source_nb, r)
             given = manual.get(student, {})
             by_hand = [given.get(q) for q in written]
-            total = r["total"] + sum(v for v in by_hand if v is not None)
+            late = r.get("late") or {}
+            total = r["total"] + sum(v for v in by_hand if v is not None) - late.get("penalty", 0.0)
             writer.writerow([student, r["status"], *(per_q.get(q, (0.0, 0.0))[0] for q in questions),
-                             *("" if v is None else v for v in by_hand), total,
+                             *("" if v is None else v for v in by_hand),
+                             late.get("seconds", ""), late.get("penalty", ""), total,
                              r["max_total"] + sum(written.values()), "; ".join(r.get("flags", []))])
     return path
 

@@ -145,6 +145,8 @@ def summarize(students: dict, source_nb, questions: list[str], messages: dict) -
         # graded with --unsafe-no-sandbox (`"sandboxed": false`); results from before the key
         # existed say nothing and are not counted
         "unsandboxed": sorted(s for s, r in students.items() if r.get("sandboxed") is False),
+        "late": {s: (float(r["late"]["seconds"]), float(r["late"]["penalty"]))
+                 for s, r in sorted(students.items()) if r.get("late")},
         "not_graded": {s: (r.get("status", "?"), r.get("error", "")) for s, r in sorted(students.items())
                        if r.get("status", "graded") != "graded"},
         "rows": [(s, r.get("status", "graded"), float(r.get("total") or 0.0), float(r.get("max_total") or 0.0),
@@ -225,6 +227,11 @@ td.num { text-align: right; }
 """
 
 
+def _late_text(seconds: float) -> str:
+    hours, rest = divmod(int(round(seconds)), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+
+
 def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
@@ -293,6 +300,14 @@ def _page(lab: str, stats: dict) -> str:
     rows = [[_e(s), "<br>".join(f'<span class="msg">{_e(f)}</span>' for f in flags)]
             for s, flags in stats["flagged"].items()]
     parts.append(_table(["student", "reasons"], rows) if rows else '<p class="none">None.</p>')
+
+    parts.append("<h2>Late submissions</h2>")
+    parts.append("<p>Submitted after the due date (with any extension) that the gradebook holds; "
+                 "the penalty is what nbgrader's late policy (<code>c.LateSubmissionPlugin."
+                 "penalty_method</code>) took from the score.</p>")
+    rows = [[_e(s), _late_text(seconds), f"{penalty:g}"] for s, (seconds, penalty) in stats["late"].items()]
+    parts.append(_table(["student", "late by", "penalty"], rows, numeric={2}) if rows
+                 else '<p class="none">None.</p>')
 
     parts.append("<h2>Not graded</h2>")
     parts.append("<p>Invalid, timed out, crashed or failed submissions: 0 points, with the reason.</p>")

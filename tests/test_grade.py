@@ -22,6 +22,7 @@ from dlkit.grade import grade
 from conftest import FIXTURES
 
 LAB = "lab01"
+DUE = "2026-11-20 18:00:00 UTC"
 
 
 def _submit(course_root, student, nb=None, raw=None):
@@ -48,12 +49,15 @@ def test_a_local_cluster_grades_every_student_and_writes_what_nbgrader_writes(co
     # correct lab01 (5 s alone) on a CI machine where four kernels share two cores
     config = course_copy / "nbgrader_config.py"
     config.write_text(config.read_text().replace("c.Dlkit.notebook_timeout = 900",
-                                                 "c.Dlkit.notebook_timeout = 75"))
+                                                 "c.Dlkit.notebook_timeout = 75")
+                      .replace('penalty_method = "none"', 'penalty_method = "zero"'))
+    _set_duedate(course_copy, DUE)  # alice on time, carol an hour late
     mutant = next((FIXTURES / LAB / "mutants").glob("loss__*.py"))
     _submit(course_copy, "alice", _student_nb(course_copy))
     (course_copy / "submitted" / "alice" / LAB / "timestamp.txt").write_text("2026-11-20 17:59:30 UTC")
     _submit(course_copy, "bob", _student_nb(course_copy, blank=True))
     _submit(course_copy, "carol", _student_nb(course_copy, replacements={"loss": mutant.read_text()}))
+    (course_copy / "submitted" / "carol" / LAB / "timestamp.txt").write_text("2026-11-20 19:00:00 UTC")
     _submit(course_copy, "dave", _student_nb(course_copy, replacements={"optimal_w": "import time\nwhile True:\n    time.sleep(1)\n"}))
     _submit(course_copy, "erin", raw="this is not a notebook")
     submitted = {p: p.read_bytes() for p in (course_copy / "submitted").rglob("*") if p.is_file()}
@@ -64,6 +68,8 @@ def test_a_local_cluster_grades_every_student_and_writes_what_nbgrader_writes(co
     assert res["alice"]["total"] == res["alice"]["max_total"] > 0
     assert res["bob"]["total"] == 0.0
     assert 0 < res["carol"]["total"] < res["carol"]["max_total"]
+    assert "late" not in res["alice"]
+    assert res["carol"]["late"] == {"seconds": 3600.0, "penalty": res["carol"]["total"]}  # "zero"
     assert res["dave"]["status"] == "timed_out" and res["dave"]["total"] == 0.0
     assert res["erin"]["status"] == "invalid_submission" and res["erin"]["total"] == 0.0
     assert sorted(out["graded"]) == ["alice", "bob", "carol", "dave"] and out["skipped"] == []
@@ -73,6 +79,11 @@ def test_a_local_cluster_grades_every_student_and_writes_what_nbgrader_writes(co
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert float(rows["alice"]["total"]) == res["alice"]["max_total"]
     assert float(rows["carol"]["loss"]) < 2.0 and float(rows["carol"]["optimal_w"]) == 1.0
+    assert (rows["alice"]["seconds_late"], rows["alice"]["late_penalty"]) == ("", "")
+    assert float(rows["carol"]["seconds_late"]) == 3600 and float(rows["carol"]["total"]) == 0.0
+    assert float(rows["carol"]["late_penalty"]) == res["carol"]["total"]
+    report = pathlib.Path(out["report"]).read_text()
+    assert "Late submissions" in report and "carol" in report.split("Late submissions")[1].split("<h2>")[0]
     assert set(rows["alice"]) >= {"loss", "grad_loss", "converges", "fit_linear", "total"}
 
     for student in ("alice", "bob", "carol"):
@@ -83,9 +94,11 @@ def test_a_local_cluster_grades_every_student_and_writes_what_nbgrader_writes(co
     assert json.loads((course_copy / "grades" / f"{LAB}.json").read_text())["alice"]["status"] == "graded"
 
     # the same submissions through plain, sequential `nbgrader autograde` in a copy of the course
+    # with the same due date: the late penalty too is nbgrader's own
     reference = _plain_nbgrader(course_copy, ["alice", "bob", "carol"])
     ours = _gradebook(course_copy / "gradebook.db", ["alice", "bob", "carol"])
     assert ours == _gradebook(reference / "gradebook.db", ["alice", "bob", "carol"])
+    assert [nb["late_submission_penalty"] for nb in ours["carol"]["notebooks"].values()] == [res["carol"]["total"]]
     assert ours["alice"]["timestamp"].startswith("2026-11-20 17:59:30")
     manual = [g for nb in ours["alice"]["notebooks"].values() for name, g in nb["grades"].items()
               if g["cell_type"] == "markdown"]
@@ -104,13 +117,23 @@ def _plain_nbgrader(course_root, students) -> pathlib.Path:
         shutil.copytree(course_root / name, ref / name)
     for student in students:
         shutil.copytree(course_root / "submitted" / student, ref / "submitted" / student)
+    _set_duedate(ref, DUE)
+    for command in (["generate_assignment", LAB, "--force"], ["autograde", LAB, "--force"]):
+        _nbgrader(ref, *command)
+    return ref
+
+
+def _set_duedate(course_root: pathlib.Path, due: str) -> None:
+    """What a TA does to give LAB a due date (formgrader's "Manage Assignments" does the same)."""
+    _nbgrader(course_root, "db", "assignment", "add", LAB, f"--duedate={due}")
+
+
+def _nbgrader(course_root: pathlib.Path, *args: str) -> None:
     bin_dir = pathlib.Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    for command in (["generate_assignment", LAB, "--force"], ["autograde", LAB, "--force"]):
-        proc = subprocess.run([str(bin_dir / "nbgrader"), *command], cwd=ref, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return ref
+    proc = subprocess.run([str(bin_dir / "nbgrader"), *args], cwd=course_root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def _gradebook(db: pathlib.Path, students) -> dict:
@@ -158,8 +181,10 @@ def test_invalid_submissions_are_recorded_with_the_reason_and_never_run(course_c
             (folder / filename).write_text(content)
         elif kind in ("nb", "two"):
             notebooks.write(content, folder / filename)
-            if kind == "two":
-                notebooks.write(content, folder / "copy.ipynb")
+            if kind == "two":  # as JupyterLab's "Duplicate" names it, submitted through the exchange
+                notebooks.write(content, folder / name.replace(".ipynb", "-Copy1.ipynb"))
+                (folder / "timestamp.txt").write_text("2026-11-20 17:59:30.123456 UTC")
+                (folder / "submission_secret.txt").write_text("s3cret")
     before = {p: p.read_bytes() for p in course.submitted.rglob("*") if p.is_file()}
 
     out = grade(lab=LAB, root=course_copy)
@@ -170,3 +195,11 @@ def test_invalid_submissions_are_recorded_with_the_reason_and_never_run(course_c
         assert result["total"] == 0.0
     assert {p: p.read_bytes() for p in course.submitted.rglob("*") if p.is_file()} == before
     assert not list(course.autograded.glob(f"*/{LAB}/*.ipynb"))  # none reached nbgrader
+    # the student can read why: a page under the name of each notebook they submitted, with what
+    # nbgrader's release_feedback needs beside it
+    feedback = course.feedback / "two" / LAB
+    pages = sorted(p.name for p in feedback.glob("*.html"))
+    assert pages == sorted([name.replace(".ipynb", ".html"), name.replace(".ipynb", "-Copy1.html")])
+    assert "2 notebooks" in (feedback / pages[0]).read_text()
+    assert (feedback / "submission_secret.txt").read_text() == "s3cret"
+    assert not (course.feedback / "text").exists()  # hand-copied: no exchange files to release with
