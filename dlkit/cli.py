@@ -139,6 +139,14 @@ def _flake(args) -> int:
     return 1 if unstable else 0
 
 
+def _config(args) -> int:
+    from . import settings
+    from .course import load
+
+    print(settings.describe(load().settings))
+    return 0
+
+
 UNSAFE_HELP = ("run the students' code without the bubblewrap sandbox, with your own rights "
                "(for a machine without user namespaces; never for real submissions)")
 
@@ -197,12 +205,19 @@ def parser() -> argparse.ArgumentParser:
                                        "(scores, pass rates, failure messages, flags, times)")
     rp.add_argument("lab", metavar="LAB")
     rp.set_defaults(func=_report)
+
+    c = sub.add_parser("config", help="list dlkit's settings (c.Dlkit.* in nbgrader_config.py): "
+                                      "type, default, this course's value, help")
+    c.set_defaults(func=_config)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        from .course import load
+
+        load()  # every command stops on a course config it cannot trust (a mistyped setting)
         return args.func(args)
     except DlkitError as exc:
         print(f"dlkit: error: {exc}", file=sys.stderr)

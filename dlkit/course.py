@@ -4,11 +4,12 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import DlkitError
+from . import DlkitError, settings as settings_mod
+from .settings import Dlkit
 
 CONFIG_NAME = "nbgrader_config.py"
 LAB_PATTERN = re.compile(r"^lab\d\d$")
@@ -19,14 +20,30 @@ class Course:
     """A course directory laid out as nbgrader expects (source/, release/, submitted/, ...)."""
 
     root: pathlib.Path
-    notebook_timeout: float = 900.0
+    settings: Dlkit  # c.Dlkit.*, declared in dlkit.settings
     cell_timeout: float | None = None  # c.Execute.timeout: nbgrader's limit on one cell
-    lab_data: dict = field(default_factory=dict)
-    host_data: dict = field(default_factory=dict)
     judge_on_host: bool = True  # c.Execute.judge_on_host
     exchange_root: str = "/srv/nbgrader/exchange"  # c.Exchange.root, as nbgrader's apps read it
-    sandbox_limits: dict = field(default_factory=dict)
-    lab_sandbox_limits: dict = field(default_factory=dict)
+
+    @property
+    def notebook_timeout(self) -> float:
+        return self.settings.notebook_timeout
+
+    @property
+    def lab_data(self) -> dict:
+        return self.settings.lab_data
+
+    @property
+    def host_data(self) -> dict:
+        return self.settings.host_data
+
+    @property
+    def sandbox_limits(self) -> dict:
+        return self.settings.sandbox_limits
+
+    @property
+    def lab_sandbox_limits(self) -> dict:
+        return self.settings.lab_sandbox_limits
 
     def limits(self, lab: str) -> dict:
         """The sandbox limits of `lab`'s kernels: the course's, with what the lab declares."""
@@ -128,19 +145,24 @@ def load(root: os.PathLike | str | None = None) -> Course:
     root = pathlib.Path(root).resolve() if root else find_root()
     if not (root / CONFIG_NAME).is_file():
         raise DlkitError(f"{root} has no {CONFIG_NAME}")
-    config = PyFileConfigLoader(CONFIG_NAME, path=str(root)).load_config()
-    section = config.get("Dlkit", {})
+    config = read_config(root)
     return Course(
         root=root,
-        notebook_timeout=float(section.get("notebook_timeout", 900)),
+        settings=settings_mod.read(config, where=str(root / CONFIG_NAME)),
         cell_timeout=_number(config.get("Execute", {}).get("timeout")),
-        lab_data=dict(section.get("lab_data", {})),
-        host_data=dict(section.get("host_data", {})),
         judge_on_host=bool(config.get("Execute", {}).get("judge_on_host", True)),
-        sandbox_limits=dict(section.get("sandbox_limits", {})),
-        lab_sandbox_limits=dict(section.get("lab_sandbox_limits", {})),
         exchange_root=_exchange_root(config),
     )
+
+
+def read_config(root: os.PathLike | str):
+    """The course's nbgrader_config.py as a traitlets Config: the one loader of it, for dlkit's
+    commands and for the nbgrader processes they start."""
+    try:
+        return PyFileConfigLoader(CONFIG_NAME, path=str(root)).load_config()
+    except Exception as exc:  # a syntax error, a NameError: the course's config cannot run
+        raise DlkitError(f"{pathlib.Path(root) / CONFIG_NAME} cannot be read: "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def _exchange_root(course_config) -> str:

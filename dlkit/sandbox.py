@@ -37,14 +37,8 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Int, List, Unicode
 
 from . import DlkitError
+from .settings import DEFAULT_LIMITS
 
-DEFAULT_LIMITS = {
-    "memory_gib": 4,        # address space of each process in the sandbox
-    "tasks": 512,           # processes and threads of the sandbox user
-    "cpu_seconds": 1800,    # CPU time of each process
-    "file_size_mib": 512,   # largest file the kernel may write
-    "open_files": 1024,
-}
 ENV_ALLOW = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TF_NUM_INTRAOP_THREADS",
              "TF_NUM_INTEROP_THREADS", "TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND",
@@ -172,7 +166,7 @@ class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager that starts the kernel inside the sandbox (see the module's docstring)."""
 
     hide = List(Unicode(), config=True, help="paths the kernel must not see (besides home and /tmp)")
-    limits = Dict(config=True, help="resource limits, keys as in DEFAULT_LIMITS")
+    limits = Dict(config=True, help="resource limits, keys as in dlkit.settings.DEFAULT_LIMITS")
     first_uid = Int(61000, config=True, help="the sandbox users are first_uid + slot (as root)")
     slot = Int(0, config=True, help="which sandbox user, so that parallel kernels do not share limits")
     data_files = List(Unicode(), config=True,

@@ -49,10 +49,11 @@ def make_api(root: str):
     import nbgrader.api
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
+
+    from dlkit.course import read_config
 
     nbgrader.api.get_alembic_version = _alembic_head
-    config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+    config = read_config(root)
     config.CourseDirectory.root = root
     use_sandbox(config, root)
     coursedir = CourseDirectory(config=config)

@@ -29,15 +29,14 @@ import pathlib
 import shutil
 import warnings
 
-from .course import CONFIG_NAME
+from .course import read_config
 
 
 def course_db(root: pathlib.Path) -> tuple[str, str]:
     """(db_url, course_id) of the course, as nbgrader reads them from the course config."""
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader(CONFIG_NAME, path=str(root)).load_config()
+    config = read_config(root)
     config.CourseDirectory.root = str(root)
     coursedir = CourseDirectory(config=config)
     return coursedir.db_url, coursedir.course_id
