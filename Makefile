@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= auto
 
-.PHONY: demo test test-full test-hub hub venv release clean system
+.PHONY: demo test test-fast test-full test-hub hub venv release clean system
 
 # Debian packages: bubblewrap, the kernel sandbox of `dlkit grade`, and chromium, the browser of
 # the hub's end-to-end tests (as root they are installed here; otherwise ask for them: sudo
@@ -29,9 +29,13 @@ venv: system $(STAMP)
 demo: system $(STAMP)
 	$(BIN)/dlkit demo
 
+# The fast lane, for your own iterations: the tests that start no kernel (under a minute).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "fast and not kernel" --ignore=tests/hub
+
 # The suite, then the hub's tests as their own serial step (they start one hub for all).
 test: system $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --ignore=tests/hub
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=25 --ignore=tests/hub
 	$(MAKE) test-hub
 
 # The course hub of deploy/, in its own environment (deploy/setup.sh, as root), driven by a

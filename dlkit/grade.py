@@ -453,6 +453,8 @@ class State:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError):
             data = {}
+        if not isinstance(data, dict):  # not a file this class wrote: grade everything again
+            data = {}
         fresh = data.get("key") == self.key
         self.students = data.get("students", {}) if fresh else {}
         self.was_generated = fresh and data.get("generated", False)

@@ -24,3 +24,24 @@ def copy_course(parent: pathlib.Path) -> pathlib.Path:
 def course_copy(tmp_path) -> pathlib.Path:
     """A writable copy of the course, for tests that write."""
     return copy_course(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_kernel(request, monkeypatch):
+    """A test of the fast lane (a module marked `fast`, the test not marked `kernel`) that starts
+    a kernel fails, so that `make test-fast` stays what it says."""
+    if request.node.get_closest_marker("fast") is None or request.node.get_closest_marker("kernel"):
+        return
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("this test starts a kernel: mark it @pytest.mark.kernel (or move it out "
+                             "of a module marked fast)")
+
+    from dlkit import dispatch, runner
+
+    for cls in (KernelManager, AsyncKernelManager):
+        monkeypatch.setattr(cls, "start_kernel", refuse)
+    # nbgrader runs kernels in dlkit's worker processes, which these start
+    for owner, name in ((runner, "run_command"), (runner, "autograde"), (dispatch.WarmWorker, "start")):
+        monkeypatch.setattr(owner, name, refuse)

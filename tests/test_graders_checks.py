@@ -30,6 +30,8 @@ from graders import (  # noqa: E402
     check_type,
 )
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 
 

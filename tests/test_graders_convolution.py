@@ -28,6 +28,8 @@ from graders.convolution import (  # noqa: E402
     keras_output_length,
 )
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from graders import data
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 CSV = "RM,PRICE\n6.5,24.0\n6.4,21.6\n"
 
 

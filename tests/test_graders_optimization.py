@@ -10,6 +10,8 @@ import pytest
 
 from graders.optimization import check_batches, check_compiled_loss
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -20,6 +20,8 @@ from graders.regularization import (  # noqa: E402
     check_regularizers,
 )
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 
 def fails(pattern):
     return pytest.raises(AssertionError, match=pattern)

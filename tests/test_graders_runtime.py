@@ -17,6 +17,8 @@ from tensorflow.python.framework import config as tf_config  # noqa: E402
 
 from graders import autodiff, runtime  # noqa: E402
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 
 

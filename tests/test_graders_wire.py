@@ -22,6 +22,8 @@ import pytest
 from graders import wire
 from graders.wire import WireError
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 
 def rt(value, memo=None):
     """encode -> JSON text -> decode, as a message really travels."""

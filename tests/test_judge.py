@@ -19,6 +19,8 @@ from dlkit.hosted import JudgeGone, JudgeProcess
 from dlkit.judge import _copy_back, _reference_sources, free_names, import_statements, remote_exception
 from graders import wire
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 # --- free_names -----------------------------------------------------------------------------------
 
 

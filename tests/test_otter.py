@@ -251,8 +251,9 @@ def _parity(lab: str, kind: str):
         cases = [("raising " + ", ".join(rep), test_dependencies.graded(lab, cells), rep, False)
                  for cells in test_dependencies.submissions(lab)
                  for rep in [test_dependencies.replacements(lab, cells)]]
-    else:
-        rounds = {id(r): r for r in graded(lab, kind).values()}.values()
+    else:  # "mutants" or "variants": the first combined round; "-all": every round
+        rounds = list({id(r): r for r in graded(lab, kind.removesuffix("-all")).values()}.values())
+        rounds = rounds if kind.endswith("-all") else rounds[:1]
         cases = [(", ".join(sorted(pathlib.Path(p).name for p in r["files"].values())), r,
                   _fixture_answers(r), False) for r in rounds]
     ours = _otter_scores(lab, [(label, rep, blank) for label, _, rep, blank in cases])
@@ -264,9 +265,15 @@ def _parity(lab: str, kind: str):
 
 
 def _parity_params():
+    # `make test`: each lab's solution, blank and raising submissions, and one combined round of
+    # its mutants and of its variants; `make test-full` (before releasing a lab) every round, with
+    # DLKIT_TEST_EACH=1 every fixture on its own
     for lab in LABS:
         for kind in ("solution", "blank", "mutants", "variants", "raising"):
             yield pytest.param(lab, kind, id=f"{lab}-{kind}", marks=pytest.mark.xdist_group(f"{lab}-{kind}"))
+        for kind in ("mutants", "variants"):
+            yield pytest.param(lab, f"{kind}-all", id=f"{lab}-{kind}-all",
+                               marks=[pytest.mark.full, pytest.mark.xdist_group(f"{lab}-{kind}")])
 
 
 @pytest.mark.parametrize("lab, kind", list(_parity_params()))

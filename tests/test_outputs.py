@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from dlkit.outputs import CapOutputBytes, cap_text
+
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
 
 
 def _capped(*outputs, **limits):

@@ -10,6 +10,8 @@ from dlkit.tryout import try_lab
 
 from conftest import FIXTURES, ROOT
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 TAMPERING = {
     "np_allclose_always_true": "import numpy as np\nnp.allclose = lambda *a, **k: True",
     "np_testing_patched": "import numpy\nnumpy.testing.assert_allclose = print",
@@ -201,6 +203,7 @@ def test_no_solution_is_flagged(lab):
 
 
 @pytest.mark.xdist_group("lab01-scan")
+@pytest.mark.kernel
 def test_try_reports_the_flags_of_a_tampering_answer():
     source_nb = notebooks.read(ROOT / "source" / "lab01" / "gradient_descent.ipynb")
     loss = notebooks.solution_code(notebooks.solution_cells(source_nb)["loss"])

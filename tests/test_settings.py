@@ -12,6 +12,8 @@ from dlkit.course import load
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 
 @pytest.fixture
 def course(tmp_path, monkeypatch):

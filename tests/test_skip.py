@@ -1,12 +1,16 @@
 """Demonstration cells tagged dlkit:not-graded are blanked while a notebook is graded, and only them."""
 from __future__ import annotations
 
+import pytest
+
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from dlkit import notebooks
 from dlkit.skip import PLACEHOLDER, TAG, RestoreTaggedCells, SkipTaggedCells
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
 
 
 def _cells():

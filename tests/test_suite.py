@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
 
 @pytest.mark.xdist_group("canary")
 def test_xdist_groups_are_honoured(request):

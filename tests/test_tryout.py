@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import pathlib
 
+import pytest
+
 from dlkit.tryout import combine_rounds
+
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
 
 
 def test_combined_rounds_replace_each_question_at_most_once_and_keep_every_file():

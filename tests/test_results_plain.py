@@ -1,0 +1,106 @@
+"""What happens to a result between the grader and the TA's files, on plain data (no kernel):
+the scores of a worker's event, the late penalty, the resume state, the CSV and the report's
+numbers. The same paths run end to end in tests/test_grade.py and tests/test_report.py."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from dlkit import grade as grade_mod, notebooks, report, results
+from dlkit.course import load
+
+from conftest import copy_course
+
+LAB = "lab01"
+
+pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return load(copy_course(tmp_path_factory.mktemp("plain")))
+
+
+@pytest.fixture(scope="module")
+def source_nb(course):
+    return notebooks.read(course.source_notebook(LAB))
+
+
+def _event(source_nb, lost: set[str] = frozenset(), status="graded") -> dict:
+    grades = [{"grade_id": gid, "cell_type": "code", "auto_score": 0.0 if gid in lost else pts,
+               "score": 0.0 if gid in lost else pts} for gid, pts in results.test_points(source_nb)]
+    return {"status": status, "notebooks": [{"grades": grades}]}
+
+
+def test_a_full_event_sums_every_test_and_a_lost_test_costs_its_points(source_nb):
+    points = dict(results.test_points(source_nb))
+    full = results.summarize(LAB, source_nb, _event(source_nb))
+    assert full["status"] == "graded" and full["total"] == full["max_total"] == sum(points.values())
+    first = next(iter(points))
+    lost = results.summarize(LAB, source_nb, _event(source_nb, {first}))
+    assert lost["total"] == full["total"] - points[first]
+    assert "error" not in lost
+
+
+def test_an_event_that_is_not_graded_scores_zero_with_its_reason(source_nb):
+    out = results.summarize(LAB, source_nb, {"status": "timed_out", "error": "past 900 s"})
+    assert out["total"] == 0.0 and out["max_total"] > 0 and out["error"] == "timed_out: past 900 s"
+
+
+def test_late_is_read_from_the_gradebook_entry_and_absent_when_on_time():
+    assert grade_mod._late({"seconds_late": 0, "notebooks": [{"late_submission_penalty": None}]}) is None
+    assert grade_mod._late({}) is None
+    assert grade_mod._late({"seconds_late": 90.5, "notebooks": [{"late_submission_penalty": 3.0},
+                                                                {"late_submission_penalty": None}]}) \
+        == {"seconds": 90.5, "penalty": 3.0}
+
+
+def test_the_csv_takes_the_late_penalty_off_the_total_and_leaves_on_time_cells_empty(course, source_nb):
+    full = results.summarize(LAB, source_nb, _event(source_nb))
+    out = {"alice": {**full, "flags": []},
+           "carol": {**full, "flags": ["loss: imports gc"], "late": {"seconds": 3600.0, "penalty": 4.0}},
+           "erin": {**grade_mod._invalid(LAB, source_nb, "not valid JSON")}}
+    path = grade_mod.export_csv(course, LAB, source_nb, out)
+    with open(path) as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert float(rows["alice"]["total"]) == full["total"] and rows["alice"]["late_penalty"] == ""
+    assert float(rows["carol"]["total"]) == full["total"] - 4.0
+    assert float(rows["carol"]["seconds_late"]) == 3600.0 and rows["carol"]["review"] == "loss: imports gc"
+    assert rows["erin"]["status"] == "invalid_submission" and float(rows["erin"]["total"]) == 0.0
+
+
+def test_the_reports_numbers_count_late_flagged_and_not_graded_students(source_nb):
+    full = results.summarize(LAB, source_nb, _event(source_nb))
+    students = {"alice": {**full, "flags": [], "seconds": 10.0},
+                "carol": {**full, "flags": ["x"], "seconds": 12.0, "late": {"seconds": 60.0, "penalty": 0.0}},
+                "erin": grade_mod._invalid(LAB, source_nb, "two notebooks")}
+    questions = report._questions(source_nb, students)
+    stats = report.summarize(students, source_nb, questions, {})
+    assert stats["students"] == 3 and stats["statuses"] == {"graded": 2, "invalid_submission": 1}
+    assert stats["late"] == {"carol": (60.0, 0.0)} and list(stats["flagged"]) == ["carol"]
+    assert stats["not_graded"] == {"erin": ("invalid_submission", "two notebooks")}
+    assert all(r["passed"] == 2 and r["students"] == 3 for r in stats["rates"].values())
+    page = report._page(LAB, stats)
+    assert "Late submissions" in page and "1 min 00 s" in page
+
+
+@pytest.mark.parametrize("content", ["", "{not json", json.dumps({"lab": LAB, "students": {"alice": {}}}),
+                                     json.dumps([1, 2, 3])])
+def test_a_resume_state_from_an_older_or_broken_file_means_a_regrade_never_a_crash(course, content):
+    path = course.grades / ".state" / f"{LAB}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    state = grade_mod.State(course, LAB)
+    assert state.students == {} and not state.was_generated and state.template() is None
+    assert state.current(["alice"]) == {}
+
+
+def test_a_changed_due_date_makes_every_kept_result_stale(course):
+    state = grade_mod.State(course, LAB, deadline={"duedate": None, "extensions": {}})
+    state.remember("alice", "abc", {"status": "graded"})
+    again = grade_mod.State(course, LAB, deadline={"duedate": None, "extensions": {}})
+    assert "alice" in again.students
+    moved = grade_mod.State(course, LAB, deadline={"duedate": "2027-01-15T22:59:00", "extensions": {}})
+    assert moved.students == {}
