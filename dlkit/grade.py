@@ -91,11 +91,12 @@ def deadline(course, lab: str) -> dict:
     extension forms); each task's scratch gradebook gets them, so that nbgrader's own late
     policy (`c.LateSubmissionPlugin.penalty_method`) applies as it would in the course."""
     out = {"duedate": None, "extensions": {}}
-    if not course.gradebook.is_file():
+    db_url = _gradebook_url(course)
+    if db_url is None:
         return out
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+    with Gradebook(db_url) as gb:
         try:
             assignment = gb.find_assignment(lab)
         except MissingEntry:
@@ -118,7 +119,7 @@ def _zero_earlier_results(course, lab: str, students: list[str]) -> None:
         stale = course.autograded / student / lab
         if stale.exists():
             shutil.rmtree(stale)
-    if not course.gradebook.is_file():
+    if _gradebook_url(course) is None:
         return
     with Writer(course, lab) as writer:
         if not writer.has_assignment():
@@ -151,6 +152,17 @@ def invalid_feedback(course, lab: str, student: str, reason: str) -> None:
             "and submit again before the due date, or ask your instructor.</p></body></html>\n")
     for name in sorted({p.stem for p in submitted.glob("*.ipynb")} | {course.source_notebook(lab).stem}):
         (dest / f"{name}.html").write_text(page, encoding="utf-8")
+
+
+def _gradebook_url(course) -> str | None:
+    """The course's gradebook as nbgrader reads it (c.CourseDirectory.db_url), or None when it is
+    the default sqlite file and that does not exist yet (reading would create it)."""
+    from .writer import course_db
+
+    db_url = course_db(course.root)[0]
+    if db_url.startswith("sqlite:///") and not pathlib.Path(db_url[len("sqlite:///"):]).is_file():
+        return None
+    return db_url
 
 
 def _invalid(lab: str, source_nb, reason: str) -> dict:
@@ -558,12 +570,13 @@ def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
 def manual_scores(course, lab: str, questions: list[str]) -> dict[str, dict[str, float | None]]:
     """{student: {written question: the manual score, or None while nobody graded it}} from the
     gradebook (formgrader writes there)."""
-    if not questions or not course.gradebook.is_file():
+    db_url = _gradebook_url(course)
+    if not questions or db_url is None:
         return {}
     from nbgrader.api import Gradebook, MissingEntry
 
     scores: dict[str, dict[str, float | None]] = {}
-    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+    with Gradebook(db_url) as gb:
         try:
             submissions = gb.assignment_submissions(lab)
         except MissingEntry:

@@ -4,7 +4,8 @@ nbgrader itself (trusted: it holds the gradebook and the hidden tests) runs outs
 kernel, which runs the student's code, runs inside. What the kernel gets:
 
 - the system and the Python environment read-only; the course, the grader's home, /tmp and any
-  path of `c.Dlkit.sandbox["hide"]` replaced by empty folders, except the environment and the
+  path of `SandboxKernelManager.hide` (the course and nbgrader's exchange, set by `dlkit grade`)
+  replaced by empty folders, except the environment and the
   `graders` package the kernel imports;
 - one writable folder: a private copy of the folder nbgrader runs it in (the submission: its
   notebook and the lab's data), removed afterwards, so the submission itself is never changed;

@@ -1,6 +1,7 @@
 """Static scan of a submission's answer cells for code that touches the grading machinery.
 
-Checks run in the student's kernel, so an answer could change what they mean: rebind numpy's
+The student's functions run in their kernel (and with `c.Execute.judge_on_host = False`, or
+under otter, the checks too), so an answer could change what they mean: rebind numpy's
 comparisons, patch `graders`, register IPython hooks that skip later cells, replace
 `showtraceback`, leave the kernel with `sys.exit`/`os._exit`, or reach for the interpreter's
 internals (frames, `sys.modules`, a function's `__code__`), rebind with `global` a name the test
