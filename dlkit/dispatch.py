@@ -10,9 +10,9 @@ Steps of one task (`grade_submission`; each needs the one before):
                   (a PostgreSQL `db_url` in the course config must never be reached from a
                   task), the lab's source, the course data, and the template's gradebook.db
     2. submit     a copy of submitted/<student>/LAB/ and the sha256 of what was copied
-    3. autograde  nbgrader autograde in a warm worker process (`WarmWorker`: nbgrader imported
-                  once per Dask worker, not once per submission), with what `runner.autograde`
-                  gives: the per-notebook budget, the sandbox environment, and the timed_out /
+    3. autograde  nbgrader autograde in a warm engine process (`engine.Nbgrader.lease`: nbgrader
+                  imported once per Dask worker, not once per submission), with the engine's
+                  rules: the per-notebook budget, the sandbox environment, and the timed_out /
                   crashed statuses (a fresh process after a kill)
     4. read back  the scratch gradebook's entries for that submission (scores, comments,
                   timestamp) and the autograded folder (notebook bytes; other files by reference
@@ -35,7 +35,8 @@ import threading
 import time
 import traceback
 
-from . import DlkitError, course as course_mod, runner, scratch
+from . import DlkitError, course as course_mod, engine, scratch
+from .results import Status
 
 # A file of the autograded folder bigger than this, that is a copy of a submitted or source file,
 # travels back by reference (the client copies it from its own course) rather than as bytes.
@@ -72,7 +73,7 @@ def scratch_course(course, lab: str, workdir: pathlib.Path) -> pathlib.Path:
     return workdir
 
 
-def make_template(course, lab: str, workdir: pathlib.Path, helper: "WarmWorker") -> bytes:
+def make_template(course, lab: str, workdir: pathlib.Path, helper: engine.Nbgrader) -> bytes:
     """Generate `lab` once in a scratch course and return its gradebook.db, for every task.
 
     `helper` is the client's own warm nbgrader process, which also generates the real course
@@ -127,7 +128,7 @@ def grade_submission(job: dict, template: bytes) -> dict:
             shutil.copytree(submitted, mine)
             out["sha256"] = folder_sha256(mine)
             lap("scratch")
-            with WarmWorker.lease(job["env"]) as warm:                             # 3. autograde
+            with engine.Nbgrader.lease(job["env"]) as warm:                             # 3. autograde
                 event = warm.autograde(work, lab, student, timeout=job["timeout"])
             out["event"] = event
             lap("autograde")
@@ -164,8 +165,7 @@ def error_event(student: str, exc: BaseException) -> dict:
     """The result event of a task that failed outside the student's code."""
     message = str(exc) if isinstance(exc, DlkitError) else \
         "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return {"event": "done", "student": student, "success": False, "status": "grading_error",
-            "error": message, "notebooks": []}
+    return engine.failed_event(student, Status.GRADING_ERROR, message)
 
 
 def read_submission(db: pathlib.Path, lab: str, student: str) -> dict:
@@ -211,201 +211,10 @@ def autograded_files(folder: pathlib.Path, submitted: pathlib.Path, source: path
     return files
 
 
-class WarmWorker:
-    """A long-lived `python -m dlkit.dispatch` process that runs nbgrader, one request at a time.
-
-    Importing nbgrader costs seconds of CPU, about what a lab01 notebook takes to run, so each
-    Dask worker process keeps warm ones per sandbox environment (one per lab), leased to one
-    task at a time, instead of starting a `dlkit.worker` per submission; `prewarm` starts them
-    while the client generates the lab. The client keeps one too (`helper`) for the generates
-    and the feedback. The rules are `runner.autograde`'s: a request gets `timeout` seconds from
-    the moment nbgrader starts on it; past that the process and its kernels are killed and the
-    submission is `timed_out`; a process that dies under a request makes it `crashed`; the next
-    request starts a fresh process.
-    """
-
-    _idle: dict[str, list["WarmWorker"]] = {}
-    _lock = threading.Lock()
-
-    @classmethod
-    @contextlib.contextmanager
-    def lease(cls, env: dict):
-        """A warm process for `env`, this task's alone until the block ends."""
-        key = json.dumps(env, sort_keys=True)
-        with cls._lock:
-            idle = cls._idle.setdefault(key, [])
-            warm = idle.pop() if idle else cls(env)
-        try:
-            yield warm
-        finally:
-            with cls._lock:
-                cls._idle[key].append(warm)
-
-    @classmethod
-    def prewarm(cls, env: dict, count: int) -> None:
-        """Start processes for `env` (up to `count` idle ones) that import nbgrader meanwhile."""
-        key = json.dumps(env, sort_keys=True)
-        with cls._lock:
-            idle = cls._idle.setdefault(key, [])
-            for _ in range(count - len(idle)):
-                warm = cls(env)
-                warm.start()
-                idle.append(warm)
-
-    def __init__(self, env: dict, log: pathlib.Path | None = None):
-        self.env, self.proc, self.lines, self.log, self.log_path = env, None, None, None, log
-
-    def start(self) -> None:
-        """Start the process, unless it runs already; it imports nbgrader before any request."""
-        import queue
-        import subprocess
-        import sys
-
-        if self.proc is not None and self.proc.poll() is None:
-            return
-        if self.log is not None:
-            self.log.close()
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self.log = open(self.log_path, "a+", errors="replace")
-        else:
-            self.log = tempfile.TemporaryFile("w+", errors="replace")  # nbgrader's log: no file left
-        self.proc = subprocess.Popen([sys.executable, "-m", "dlkit.dispatch"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     env=runner._worker_env(self.env))
-        self.lines = queue.Queue()
-        threading.Thread(target=runner._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
-
-    def _kill(self) -> None:
-        if self.proc is not None:
-            runner.kill_tree(self.proc)
-        self.proc = None
-
-    def close(self) -> None:
-        """End the process (it exits at the end of its input) and its log."""
-        import subprocess
-
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self._kill()
-            self.proc = None
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-
-    def autograde(self, root: pathlib.Path, lab: str, student: str, *, timeout: float) -> dict:
-        """The result event of one submission of the scratch course at `root`."""
-        event = self.call({"command": "autograde", "root": str(root), "lab": lab, "student": student},
-                          timeout=timeout)
-        if event.get("status") is None:  # the statuses of runner.autograde
-            event["status"] = "graded" if event["success"] else "autograde_failed"
-            if event["success"] and event.get("kernel_died"):
-                event["status"] = "kernel_died"
-                event["error"] = (f"the kernel died while running "
-                                  f"{event['kernel_died']['cell']}; later tests got 0")
-        return event
-
-    def call(self, request: dict, *, timeout: float) -> dict:
-        """Send one request ({"command": "autograde" | "generate" | "feedback", "root", "lab",
-        ...}) and return its "done" event, or a failed one with "status" (timed_out, crashed,
-        grading_error) and the end of the process's log."""
-        import queue
-
-        from .worker import PREFIX
-
-        student = request.get("student")
-        self.start()
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        started, deadline = False, time.monotonic() + 600  # a fresh process imports nbgrader first
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
-            except queue.Empty:
-                line = ""
-            if line is None:  # the process's stdout closed: it died under this request
-                code = self.proc.wait()
-                self.proc = None
-                return self._failed(student, "crashed", f"the grading process died (exit {code})")
-            if line.startswith(PREFIX):
-                event = json.loads(line[len(PREFIX):])
-                if event["event"] == "start":
-                    started, deadline = True, time.monotonic() + timeout
-                elif event["event"] == "done":
-                    return event
-            if time.monotonic() > deadline:
-                self._kill()
-                if not started:
-                    return self._failed(student, "grading_error", "the grading process did not start in time")
-                return self._failed(student, "timed_out", f"grading took more than {timeout:.0f} s")
-
-    def _failed(self, student: str | None, status: str, error: str) -> dict:
-        tail = ""
-        if self.log is not None:
-            self.log.seek(0)
-            lines = self.log.read().splitlines()[-15:]
-            tail = "\n    " + "\n    ".join(lines) if lines else ""
-        return {"event": "done", "student": student, "success": False, "status": status,
-                "error": error + tail, "notebooks": []}
-
-
 def prewarm(env: dict, dask_worker=None) -> None:
     """On a Dask worker (`client.run`): one warm process per thread, importing nbgrader now."""
     state = getattr(dask_worker, "state", None)
-    WarmWorker.prewarm(env, getattr(state, "nthreads", 1) or 1)
-
-
-def serve() -> None:
-    """The warm worker's loop: one JSON request a line on stdin, `dlkit.worker` events out.
-
-    A request is {"command", "root", "lab"} and, by command: "autograde" (the default)
-    "student"; "generate" "release" (the folder of the student version); "feedback"
-    "students" (default: every autograded student of the course at "root").
-    """
-    import sys
-
-    from . import worker
-
-    # the imports are the cost a warm process pays once, before its first request: nbgrader,
-    # and what its first autograde would import (the executor, the sandbox, our preprocessors)
-    import nbclient  # noqa: F401
-    import nbgrader.apps  # noqa: F401
-    import nbgrader.preprocessors  # noqa: F401
-
-    from . import integrity, outputs, sandbox, skip  # noqa: F401
-
-    threading.Thread(target=_die_with_parent, args=(os.getppid(),), daemon=True).start()
-    for line in sys.stdin:
-        request = json.loads(line)
-        command, root, lab = request.get("command", "autograde"), request["root"], request["lab"]
-        student = request.get("student")
-        os.chdir(root)  # nbgrader resolves some paths against the current directory
-        api, config = worker.make_api(root)
-        worker.emit(event="start", student=student)  # the request's time budget starts here
-        if command == "generate":
-            worker.generate(api, lab, request["release"])
-        elif command == "feedback":
-            worker.feedback(api, lab, request.get("students"))
-        else:
-            worker.autograde(api, config, root, lab, student)
-        os.chdir("/")
-
-
-def _die_with_parent(parent: int) -> None:
-    """A Dask worker killed outright (an interrupt) takes its warm process and kernels along."""
-    import signal
-
-    while os.getppid() == parent:
-        time.sleep(1)
-    for pid in runner._descendants(os.getpid()):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    os._exit(1)
+    engine.Nbgrader.prewarm(env, getattr(state, "nthreads", 1) or 1)
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -482,6 +291,3 @@ def run(client, jobs: list[dict], template: bytes, *, on_result=None) -> None:
         if left:
             client.cancel(left)
 
-
-if __name__ == "__main__":
-    serve()

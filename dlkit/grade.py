@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 
-from . import DlkitError, course as course_mod, dispatch, notebooks, results, scan
+from . import DlkitError, course as course_mod, dispatch, engine, notebooks, results, scan
 from . import report as report_mod, sandbox as sandbox_mod
 def collect(course, lab: str) -> list[str]:
     """Students with a submitted/<student>/LAB/ folder, sorted."""
@@ -249,7 +249,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     logs = course.root / "logs"
     timing: dict[str, float] = {}
     # the client's warm nbgrader process: the generates, then the feedback (one import)
-    helper = dispatch.WarmWorker({}, log=logs / f"{lab}-nbgrader.log")
+    helper = engine.Nbgrader({}, log=logs / f"{lab}-nbgrader.log")
     feedback = Feedback(course, lab, helper)
     closing: list = []  # the cluster's close, in a thread, while the feedback is written
     try:
@@ -401,7 +401,7 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
                     if writer is None:
                         writer = open_writer()
                     event = {**task["event"], "student": student}
-                    flags = _flags(course, lab, student) + results.integrity_flags(event)
+                    flags = scan.scan_submission(course.submitted / student / lab) + results.integrity_flags(event)
                     with feedback.lock:  # the flags wait in the gradebook for a manual grade
                         writer.record(student, task, flags=flags)
                     if any((course.autograded / student / lab).glob("*.ipynb")):
@@ -524,17 +524,6 @@ class State:
                                        "template": self.has_template, "students": self.students},
                                       indent=1))
             os.replace(tmp, self.path)
-
-
-def _flags(course, lab: str, student: str) -> list[str]:
-    """Reasons to review a submission by hand (dlkit.scan), from its submitted notebooks."""
-    flags = []
-    for path in sorted((course.submitted / student / lab).glob("*.ipynb")):
-        try:
-            flags += scan.scan_notebook(notebooks.read(path))
-        except Exception:  # an unreadable notebook is already that student's status
-            pass
-    return flags
 
 
 def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:

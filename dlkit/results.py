@@ -1,7 +1,24 @@
-"""Scores of one graded submission, in the shape `dlkit try --json` prints."""
+"""Scores of one graded submission, in the shape `dlkit try --json` prints, and its status."""
 from __future__ import annotations
 
+import enum
+
 from . import notebooks
+
+
+class Status(str, enum.Enum):
+    """What happened to one submission; a str, so JSON and CSV files hold the plain value."""
+
+    GRADED = "graded"                          # every test cell ran and was scored
+    KERNEL_DIED = "kernel_died"                # scored up to the cell that killed the kernel
+    TIMED_OUT = "timed_out"                    # past the per-notebook budget: 0
+    CRASHED = "crashed"                        # the grading process died under it: 0
+    AUTOGRADE_FAILED = "autograde_failed"      # nbgrader itself failed on it: 0
+    GRADING_ERROR = "grading_error"            # the grading machinery failed: retried next run
+    INVALID_SUBMISSION = "invalid_submission"  # not one notebook as released: never run, 0
+
+    def __str__(self) -> str:
+        return self.value
 
 
 def test_points(source_nb) -> list[tuple[str, float]]:
@@ -25,12 +42,12 @@ def summarize(lab: str, source_nb, event: dict) -> dict:
              for gid, pts in test_points(source_nb)]
     result = {
         "lab": lab,
-        "status": event.get("status", "graded"),
+        "status": Status(event.get("status", Status.GRADED)),
         "total": float(sum(t["score"] for t in tests)),
         "max_total": float(sum(t["max_score"] for t in tests)),
         "tests": tests,
     }
-    if event.get("status", "graded") != "graded":
+    if result["status"] is not Status.GRADED:
         result["error"] = f"{event.get('status')}: {event.get('error')}"
     return result
 

@@ -271,7 +271,7 @@ async def _wait_gone(uid: int, timeout: float = 20.0) -> None:
 
 
 def worker_env(*, enabled: bool, hide: list, limits: dict, data_files: list = ()) -> dict:
-    """The environment that tells a `dlkit.worker` which sandbox its kernels run in.
+    """The environment that tells an engine child (dlkit/child.py) which sandbox its kernels run in.
 
     Raises DlkitError when a sandbox is asked for and none can be made here.
     """

@@ -305,6 +305,20 @@ def test_cell_names(nb) -> set[str]:
     return set().union(*(module_names(cell.source) for cell in nb.cells if notebooks.is_test(cell)))
 
 
+def scan_submission(folder) -> list[str]:
+    """Review reasons of every notebook of a submission folder (`scan_notebook`), the one scan
+    of `dlkit grade` and `dlkit try`; an unreadable notebook adds none (its status says why)."""
+    import pathlib
+
+    flags = []
+    for path in sorted(pathlib.Path(folder).glob("*.ipynb")):
+        try:
+            flags += scan_notebook(notebooks.read(path))
+        except Exception:  # noqa: BLE001 - an unreadable notebook is already that student's status
+            pass
+    return flags
+
+
 def scan_notebook(nb) -> list[str]:
     """Review reasons for every answer cell of a submitted notebook: "<grade_id>: <reason>"."""
     flags = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 
-from . import DlkitError, notebooks, runner
+from . import DlkitError, engine, notebooks
 from .course import CONFIG_NAME, Course
 
 IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
@@ -26,7 +26,8 @@ def prepare(course: Course, lab: str, workdir: pathlib.Path) -> pathlib.Path:
     Returns the path of the generated student notebook.
     """
     copy_course(course, lab, workdir)
-    result = runner.run_command(workdir, "generate", lab, timeout=600, log=workdir / "logs" / "generate.log")
+    result = engine.run({"command": "generate", "root": str(workdir), "lab": lab}, timeout=600,
+                        log=workdir / "logs" / "generate.log")
     if not result.get("success"):
         raise DlkitError(f"nbgrader generate_assignment {lab} failed:\n{result.get('error')}")
     generated = sorted((workdir / "release" / lab).glob("*.ipynb"))

@@ -13,8 +13,8 @@ Steps (in order; each needs the one before):
                  then the replacements)
     4. autograde each copy's submissions, with the per-notebook time budget
     5. summarize the gradebook's scores as {"lab", "total", "max_total", "tests"}
-Steps 2-4 run in one worker process per copy (`dlkit.worker try`), because importing nbgrader
-costs seconds.
+Steps 2-4 run in one engine process per copy (dlkit/engine.py: a `try_setup` request, then one
+`autograde` per submission), because importing nbgrader costs seconds.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ import pathlib
 import re
 import tempfile
 
-from . import DlkitError, course as course_mod, notebooks, results, runner, scan, scratch
+from . import DlkitError, course as course_mod, engine, notebooks, results, scan, scratch
+from .grade import check_submission
 from . import sandbox as sandbox_mod
 
 FIXTURE_NAME = re.compile(r"^(?P<grade_id>[A-Za-z_][A-Za-z0-9_]*?)__(?P<what>[A-Za-z0-9_.-]+)\.py$")
@@ -177,6 +178,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
                 progress(done, len(subs), event)
 
         cache = generated_cache(course, lab)
+        scanned: dict[str, list[str]] = {}
 
         def grade_group(k: int, group) -> dict:
             workdir = scratch.copy_course(course, lab, tmp / f"job{k}")
@@ -188,24 +190,33 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
                 "submissions": [{"student": sid, "blank": blank, "replacements": rep}
                                 for sid, rep, _ in group],
             }))
-            return runner.autograde(workdir, lab, [sid for sid, _, _ in group],
-                                    timeout=course.notebook_timeout, try_spec=spec,
-                                    log=workdir / "logs" / "autograde.log", on_result=on_result,
-                                    env=env)
+            out = {}
+            expected = course.source_notebook(lab).name
+            with engine.Nbgrader(env, log=workdir / "logs" / "autograde.log") as child:
+                ready = child.call({"command": "try_setup", "root": str(workdir), "lab": lab,
+                                    "spec": str(spec)}, timeout=600)
+                if not ready.get("success"):
+                    raise DlkitError(f"nbgrader could not prepare {lab}:\n{ready.get('error')}")
+                for sid, _, _ in group:
+                    # what `dlkit grade` does with a submission, in its order
+                    folder = workdir / "submitted" / sid / lab
+                    why = check_submission(folder, expected)
+                    if why:  # never for a notebook made here; said rather than hidden
+                        out[sid] = engine.failed_event(sid, results.Status.INVALID_SUBMISSION, why)
+                    else:
+                        out[sid] = child.autograde(workdir, lab, sid, timeout=course.notebook_timeout)
+                    scanned[sid] = scan.scan_submission(folder)
+                    on_result(out[sid])
+            return out
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             for group_results in pool.map(grade_group, range(jobs), groups):
                 by_student.update(group_results)
 
     out = []
-    solutions = {} if blank else {gid: notebooks.solution_code(cell) for gid, cell in questions.items()
-                                  if cell.cell_type == "code"}
-    test_names = scan.test_cell_names(source_nb)
     for sid, rep, files in subs:
         result = results.summarize(lab, source_nb, by_student[sid])
-        answers = {**solutions, **rep}
-        result["flags"] = [f"{gid}: {reason}" for gid, code in answers.items()
-                           for reason in scan.scan_code(code, test_names)] + results.integrity_flags(by_student[sid])
+        result["flags"] = scanned.get(sid, []) + results.integrity_flags(by_student[sid])
         if files is not None:
             result["files"] = files
             if len(files) == 1:

@@ -53,9 +53,9 @@ class Writer:
     def __enter__(self) -> "Writer":
         import nbgrader.api
 
-        from .worker import _alembic_head
+        from .child import alembic_head
 
-        nbgrader.api.get_alembic_version = _alembic_head  # no `alembic` subprocess per gradebook
+        nbgrader.api.get_alembic_version = alembic_head  # no `alembic` subprocess per gradebook
         self.gb = nbgrader.api.Gradebook(self.db_url, self.course_id)
         return self
 

@@ -38,10 +38,9 @@ def _fast_tests_start_no_kernel(request, monkeypatch):
         raise AssertionError("this test starts a kernel: mark it @pytest.mark.kernel (or move it out "
                              "of a module marked fast)")
 
-    from dlkit import dispatch, runner
+    from dlkit import engine
 
     for cls in (KernelManager, AsyncKernelManager):
         monkeypatch.setattr(cls, "start_kernel", refuse)
-    # nbgrader runs kernels in dlkit's worker processes, which these start
-    for owner, name in ((runner, "run_command"), (runner, "autograde"), (dispatch.WarmWorker, "start")):
-        monkeypatch.setattr(owner, name, refuse)
+    # nbgrader runs kernels in the engine's child processes, which this starts
+    monkeypatch.setattr(engine.Nbgrader, "start", refuse)

@@ -203,3 +203,27 @@ def test_invalid_submissions_are_recorded_with_the_reason_and_never_run(course_c
     assert "2 notebooks" in (feedback / pages[0]).read_text()
     assert (feedback / "submission_secret.txt").read_text() == "s3cret"
     assert not (course.feedback / "text").exists()  # hand-copied: no exchange files to release with
+
+
+@pytest.mark.xdist_group("grade")
+def test_try_and_grade_give_the_same_result_for_the_same_submission(course_copy):
+    """`dlkit try` goes through what `dlkit grade` does to a submission (the engine, the checks
+    of the folder, the scan of the notebook, the flags): every field but the timings agrees."""
+    from dlkit.tryout import try_lab
+
+    source_nb = notebooks.read(load(course_copy).source_notebook(LAB))
+    loss = notebooks.solution_code(notebooks.solution_cells(source_nb)["loss"])
+    mutant = (FIXTURES / LAB / "mutants" / "converges__hardcodes_lecture_rates.py").read_text()
+    cases = {"solution": {}, "mutant": {"converges": mutant},
+             "tampering": {"loss": "import numpy as np\nnp.allclose = np.isclose\n" + loss}}
+    tried = {}
+    for student, replacements in cases.items():
+        tried[student] = try_lab(lab=LAB, replace=replacements, root=course_copy)
+        _submit(course_copy, student, _student_nb(course_copy, replacements=replacements))
+    graded = grade(lab=LAB, root=course_copy, jobs=2)["students"]
+
+    fields = ("lab", "status", "total", "max_total", "tests", "flags")
+    for student in cases:
+        assert {k: tried[student][k] for k in fields} == {k: graded[student][k] for k in fields}, student
+    assert tried["mutant"]["total"] < tried["solution"]["total"] == tried["solution"]["max_total"]
+    assert tried["tampering"]["flags"] == ["loss: changes the module np (np.allclose)"]

@@ -1,19 +1,22 @@
-"""The process that runs nbgrader for dlkit: `python -m dlkit.worker ROOT COMMAND ...`.
+"""The engine's child process, `python -m dlkit.child`: the one program that runs nbgrader.
 
-nbgrader takes about 6 s to import, so one worker process runs nbgrader's converters in-process
-(through `NbGraderAPI`) for many submissions, and reports each result as one JSON line on stdout
-prefixed by `@@dlkit `. The parent (`dlkit.runner`) watches those lines, enforces the
-per-notebook time budget and restarts a worker for the rest when it has to kill one.
+It imports nbgrader once (about 6 s), then reads requests, one JSON line each on stdin, and runs
+nbgrader's converters in-process (through `NbGraderAPI`), each in the course at the request's
+"root" (a scratch course, or the real one for generate and feedback). For every request it
+writes a "start" event (the request's time budget starts there) and a "done" event, as JSON
+lines on stdout prefixed by `@@dlkit ` (engine.PREFIX). The parent (dlkit/engine.py) enforces
+the budget, kills the child and its kernels when it must, and starts a fresh one.
 
-Commands:
-    generate LAB [RELEASE]    nbgrader generate_assignment (fills the gradebook, writes the student
-                              version under RELEASE, default release/)
-    autograde LAB STUDENT...  nbgrader autograde, then the scores from the gradebook
-    try LAB SPEC              generate (or copy what the last generate of this very source
-                              made, SPEC's "cache"), write the synthetic submissions described
-                              by the JSON file SPEC (see `dlkit.tryout`), then autograde them:
-                              one nbgrader import for the whole job
-    feedback LAB              nbgrader generate_feedback for every autograded student
+Requests ({"command", "root", "lab", ...}):
+    generate   nbgrader generate_assignment, filling the gradebook; "release": the folder of the
+               student version (default release/)
+    autograde  "student": nbgrader autograde, then the scores (from the gradebook) and the
+               integrity report (dlkit.integrity, from the autograded notebook)
+    feedback   nbgrader generate_feedback for "students" (default: every autograded student)
+    try_setup  "spec": a `dlkit try` job (dlkit.tryout): generate (or copy what the last generate
+               of this very source made, the spec's "cache"), then write the synthetic
+               submissions the spec describes
+The child exits at the end of its input, or when its parent dies (with its kernels).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import logging
 import os
 import sys
 
-PREFIX = "@@dlkit "
+from dlkit.engine import PREFIX
 
 
 def emit(**event) -> None:
@@ -30,7 +33,7 @@ def emit(**event) -> None:
     sys.stdout.flush()
 
 
-def _alembic_head() -> str:
+def alembic_head() -> str:
     """The gradebook schema's alembic head, read in-process.
 
     nbgrader asks for it by running the `alembic` command each time it creates a gradebook,
@@ -52,7 +55,7 @@ def make_api(root: str):
 
     from dlkit.course import read_config
 
-    nbgrader.api.get_alembic_version = _alembic_head
+    nbgrader.api.get_alembic_version = alembic_head
     config = read_config(root)
     config.CourseDirectory.root = root
     use_sandbox(config, root)
@@ -155,34 +158,8 @@ def feedback(api, lab: str, students=None) -> None:
     emit(event="done", command="feedback", success=bool(result.get("success")), error=_error(result))
 
 
-def main(argv: list[str]) -> int:
-    root, command, lab, *students = argv
-    # nbgrader resolves some paths against the current directory
-    os.chdir(root)
-    api, config = make_api(root)
-    if command == "generate":
-        generate(api, lab, students[0] if students else None)
-    elif command in ("autograde", "try"):
-        if command == "try":
-            from dlkit import DlkitError
-            try:
-                students = setup_try(api, lab, students[0])
-            except DlkitError as exc:
-                emit(event="fatal", error=str(exc))
-                return 3
-        for student in students:
-            emit(event="start", student=student)
-            autograde(api, config, root, lab, student)
-    elif command == "feedback":
-        feedback(api, lab)
-    else:
-        emit(event="done", success=False, error=f"unknown worker command {command!r}")
-        return 2
-    return 0
-
-
 def setup_try(api, lab: str, spec_path: str) -> list[str]:
-    """Generate `lab` and write the synthetic submissions of a `dlkit try` job."""
+    """Generate `lab` and write the synthetic submissions of a `dlkit try` job; their ids."""
     import pathlib
     import shutil
 
@@ -197,8 +174,7 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
     else:
         result = api.generate_assignment(lab, force=True, create=True)
         if not result.get("success"):
-            emit(event="fatal", error=_error(result))
-            sys.exit(3)
+            raise RuntimeError(f"nbgrader generate_assignment {lab} failed:\n{_error(result)}")
         if cache is not None:
             keep_generated(root, lab, cache)
     source_nb = notebooks.read(spec["source"])
@@ -211,7 +187,6 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
         notebooks.write(notebooks.clear_outputs(nb), folder / student_path.name)
         for data_file in spec["data_files"]:
             shutil.copyfile(data_file, folder / pathlib.Path(data_file).name)
-    emit(event="ready")
     return [sub["student"] for sub in spec["submissions"]]
 
 
@@ -241,5 +216,63 @@ def _error(result: dict) -> str | None:
     return text.strip()[-4000:] or "nbgrader failed without a message"
 
 
+def serve() -> None:
+    """The child's loop: one request a line on stdin, its events on stdout."""
+    import threading
+
+    # the imports are the cost a warm child pays once, before its first request: nbgrader, and
+    # what its first autograde would import (the executor, the sandbox, our preprocessors)
+    import nbclient  # noqa: F401
+    import nbgrader.apps  # noqa: F401
+    import nbgrader.preprocessors  # noqa: F401
+
+    from dlkit import integrity, outputs, sandbox, skip  # noqa: F401
+
+    threading.Thread(target=_die_with_parent, args=(os.getppid(),), daemon=True).start()
+    for line in sys.stdin:
+        request = json.loads(line)
+        command, root, lab = request.get("command", "autograde"), request["root"], request["lab"]
+        student = request.get("student")
+        os.chdir(root)  # nbgrader resolves some paths against the current directory
+        emit(event="start", student=student)  # the request's time budget starts here
+        try:
+            api, config = make_api(root)
+            if command == "generate":
+                generate(api, lab, request.get("release"))
+            elif command == "feedback":
+                feedback(api, lab, request.get("students"))
+            elif command == "try_setup":
+                setup_try(api, lab, request["spec"])
+                emit(event="done", command=command, success=True, error=None)
+            elif command == "autograde":
+                autograde(api, config, root, lab, student)
+            else:
+                emit(event="done", command=command, success=False, error=f"unknown request {command!r}")
+        except Exception as exc:  # noqa: BLE001 - the request's failure, never the child's end
+            import traceback
+
+            emit(event="done", command=command, student=student, success=False,
+                 error="".join(traceback.format_exception_only(type(exc), exc)).strip())
+        os.chdir("/")
+
+
+def _die_with_parent(parent: int) -> None:
+    """A parent killed outright (an interrupt, a Dask worker's end) takes the child and its
+    kernels along."""
+    import signal
+    import time
+
+    from dlkit.engine import descendants
+
+    while os.getppid() == parent:
+        time.sleep(1)
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(1)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    serve()
