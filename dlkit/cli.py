@@ -7,6 +7,7 @@ import sys
 
 from . import DlkitError
 from .progress import Progress
+from .results import Status
 
 
 def _try(args) -> int:
@@ -16,7 +17,7 @@ def _try(args) -> int:
 
     def progress(done, total, event):
         if args.each is not None:
-            bar.update(done, event["student"], event.get("status") == "graded", event.get("status", ""), total)
+            bar.update(done, event["student"], event.get("status") == Status.GRADED, event.get("status", ""), total)
 
     out = try_lab(lab=args.lab, replace=parse_replacements(args.replace), blank=args.blank,
                   each=args.each, combine=args.combine, jobs=args.jobs,
@@ -60,7 +61,7 @@ def _grade_progress(label: str):
         if student is None:
             bar.start(done, total, running)
         else:
-            bar.update(done, student, result["status"] == "graded", _detail(result), total, running)
+            bar.update(done, student, result["status"] == Status.GRADED, _detail(result), total, running)
     return progress
 
 
@@ -73,7 +74,7 @@ def _grade(args) -> int:
     if args.unsafe_no_sandbox:
         print("warning: graded WITHOUT a sandbox (--unsafe-no-sandbox): student code ran with your rights")
     statuses = [r["status"] for r in out["students"].values()]
-    failed = sum(s != "graded" for s in statuses)
+    failed = sum(s != Status.GRADED for s in statuses)
     print(f"graded {len(out['graded'])} submissions of {args.lab} in {out['seconds']:.0f} s"
           f"{f', {failed} not graded (see the status column)' if failed else ''}")
     if out.get("timing"):  # seconds from the start at which each phase ended

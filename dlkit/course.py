@@ -25,61 +25,26 @@ class Course:
     judge_on_host: bool = True  # c.Execute.judge_on_host
     exchange_root: str = "/srv/nbgrader/exchange"  # c.Exchange.root, as nbgrader's apps read it
 
-    @property
-    def notebook_timeout(self) -> float:
-        return self.settings.notebook_timeout
-
-    @property
-    def lab_data(self) -> dict:
-        return self.settings.lab_data
-
-    @property
-    def host_data(self) -> dict:
-        return self.settings.host_data
-
-    @property
-    def sandbox_limits(self) -> dict:
-        return self.settings.sandbox_limits
-
-    @property
-    def lab_sandbox_limits(self) -> dict:
-        return self.settings.lab_sandbox_limits
+    # the settings, by name (dlkit.settings declares them)
+    notebook_timeout = property(lambda self: self.settings.notebook_timeout)
+    lab_data = property(lambda self: self.settings.lab_data)
+    host_data = property(lambda self: self.settings.host_data)
+    sandbox_limits = property(lambda self: self.settings.sandbox_limits)
+    lab_sandbox_limits = property(lambda self: self.settings.lab_sandbox_limits)
 
     def limits(self, lab: str) -> dict:
         """The sandbox limits of `lab`'s kernels: the course's, with what the lab declares."""
         return {**self.sandbox_limits, **self.lab_sandbox_limits.get(lab, {})}
 
-    @property
-    def source(self) -> pathlib.Path:
-        return self.root / "source"
-
-    @property
-    def release(self) -> pathlib.Path:
-        return self.root / "release"
-
-    @property
-    def submitted(self) -> pathlib.Path:
-        return self.root / "submitted"
-
-    @property
-    def autograded(self) -> pathlib.Path:
-        return self.root / "autograded"
-
-    @property
-    def feedback(self) -> pathlib.Path:
-        return self.root / "feedback"
-
-    @property
-    def data(self) -> pathlib.Path:
-        return self.root / "data"
-
-    @property
-    def gradebook(self) -> pathlib.Path:
-        return self.root / "gradebook.db"
-
-    @property
-    def grades(self) -> pathlib.Path:
-        return self.root / "grades"
+    # nbgrader's layout of a course directory
+    source = property(lambda self: self.root / "source")
+    release = property(lambda self: self.root / "release")
+    submitted = property(lambda self: self.root / "submitted")
+    autograded = property(lambda self: self.root / "autograded")
+    feedback = property(lambda self: self.root / "feedback")
+    data = property(lambda self: self.root / "data")
+    gradebook = property(lambda self: self.root / "gradebook.db")
+    grades = property(lambda self: self.root / "grades")
 
     def labs(self) -> list[str]:
         """Every lab that has a source folder, in order."""

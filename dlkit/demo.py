@@ -16,6 +16,7 @@ import pathlib
 import shutil
 
 from . import course as course_mod, grade as grade_mod, notebooks, release as release_mod
+from .results import Status
 from .tryout import fixture_files
 
 DEMO_PREFIX = "demo-"
@@ -109,7 +110,7 @@ def table(graded: dict) -> str:
         for lab in labs:
             r = graded[lab]["students"].get(s)
             cells.append(f"  {r['total']:5.1f} / {r['max_total']:4.1f}" if r else f"  {'':>12}")
-            if r and (r["status"] != "graded" or r.get("flags")):
+            if r and (r["status"] != Status.GRADED or r.get("flags")):
                 notes.append(f"{r['status']}, {len(r.get('flags', []))} flag(s)")
         lines.append(s.ljust(width) + "".join(cells) + ("  " + "; ".join(notes) if notes else ""))
     return "\n".join(lines)

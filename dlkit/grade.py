@@ -44,6 +44,7 @@ import time
 
 from . import DlkitError, course as course_mod, dispatch, engine, notebooks, results, scan
 from . import report as report_mod, sandbox as sandbox_mod
+from .results import Status
 def collect(course, lab: str) -> list[str]:
     """Students with a submitted/<student>/LAB/ folder, sorted."""
     if not course.submitted.is_dir():
@@ -166,7 +167,7 @@ def _gradebook_url(course) -> str | None:
 
 
 def _invalid(lab: str, source_nb, reason: str) -> dict:
-    result = results.summarize(lab, source_nb, {"status": "invalid_submission", "error": reason})
+    result = results.summarize(lab, source_nb, {"status": Status.INVALID_SUBMISSION, "error": reason})
     result["error"] = reason
     result["flags"] = []
     result["seconds"] = 0.0
@@ -407,7 +408,7 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
                     if any((course.autograded / student / lab).glob("*.ipynb")):
                         feedback.one(student)
                     result = results.summarize(lab, source_nb, event)
-                    result["status"] = event.get("status", "graded")
+                    result["status"] = Status(event.get("status", Status.GRADED))
                     result["flags"] = flags
                     result["sandboxed"] = job["env"].get("DLKIT_SANDBOX", "off") != "off"
                     result["seconds"] = task.get("seconds")
@@ -477,12 +478,12 @@ class State:
         candidates = {}
         for student in students:
             entry = self.students.get(student)
-            if not entry or entry["result"].get("status") == "grading_error":
+            if not entry or entry["result"].get("status") == Status.GRADING_ERROR:
                 continue
             folder = self.course.submitted / student / self.lab
             if entry.get("sha256") != dispatch.folder_sha256(folder):
                 continue
-            if entry["result"]["status"] in ("graded", "kernel_died") and not any(
+            if entry["result"]["status"] in (Status.GRADED, Status.KERNEL_DIED) and not any(
                     (self.course.autograded / student / self.lab).glob("*.ipynb")):
                 continue
             candidates[student] = entry["result"]

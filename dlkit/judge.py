@@ -146,7 +146,7 @@ def _copy_back(original, new) -> None:
     import numpy as np
 
     if not isinstance(original, np.random.Generator) and \
-            not any(original is marked for marked in runtime._given):
+            not any(original is marked for marked in runtime.marked()):
         return
     try:
         if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
@@ -174,14 +174,14 @@ class Judge:
         self.stdout = io.StringIO()
         self.reset()
         wire.Callable.caller = self.call
-        runtime._host = self
+        runtime.attach_host(self)
 
     def reset(self) -> None:
         """Forget the last notebook (its names, the objects it sent): the next one starts clean."""
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.memo: dict = {}
         self.setup_names: set[str] = set()
-        runtime._given.clear()
+        runtime.clear_marked()
         keras = sys.modules.get("keras")
         if keras is not None:
             keras.backend.clear_session()
@@ -251,7 +251,7 @@ class Judge:
     # --- running cells ------------------------------------------------------------------------
 
     def run(self, cell_id: str, source: str, *, fetch: bool = True) -> dict:
-        runtime._given.clear()
+        runtime.clear_marked()
         filename = f"<{cell_id}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         self.flush()

@@ -23,6 +23,7 @@ import pathlib
 import statistics
 
 from . import DlkitError, course as course_mod, notebooks, results
+from .results import Status
 
 TOP_MESSAGES = 5        # failure messages shown per question
 MAX_MESSAGE_CHARS = 600  # longer ones are cut (a student's exception can carry anything)
@@ -55,7 +56,7 @@ def write_report(*, root: os.PathLike | str | None = None, lab: str) -> pathlib.
     export_csv(course, lab, source_nb, students)
     questions = _questions(source_nb, students)
     messages = {s: failure_messages(course, lab, source_nb, s)
-                for s, r in students.items() if r.get("status") == "graded"}
+                for s, r in students.items() if r.get("status") == Status.GRADED}
 
     stats = summarize(students, source_nb, questions, messages)                       # 2. compute
     page = _page(lab, stats)                                                          # 3-4. plot, write
@@ -130,7 +131,7 @@ def summarize(students: dict, source_nb, questions: list[str], messages: dict) -
             for text in set(per_student.get(q, [])):  # one count per student
                 counts[text] += 1
         failures[q] = counts.most_common(TOP_MESSAGES)
-    statuses = collections.Counter(r.get("status", "graded") for r in students.values())
+    statuses = collections.Counter(str(r.get("status", Status.GRADED)) for r in students.values())
     return {
         "students": len(students),
         "mean": statistics.fmean(totals) if totals else 0.0,
@@ -148,8 +149,8 @@ def summarize(students: dict, source_nb, questions: list[str], messages: dict) -
         "late": {s: (float(r["late"]["seconds"]), float(r["late"]["penalty"]))
                  for s, r in sorted(students.items()) if r.get("late")},
         "not_graded": {s: (r.get("status", "?"), r.get("error", "")) for s, r in sorted(students.items())
-                       if r.get("status", "graded") != "graded"},
-        "rows": [(s, r.get("status", "graded"), float(r.get("total") or 0.0), float(r.get("max_total") or 0.0),
+                       if r.get("status", Status.GRADED) != Status.GRADED},
+        "rows": [(s, str(r.get("status", Status.GRADED)), float(r.get("total") or 0.0), float(r.get("max_total") or 0.0),
                   float(r.get("seconds") or 0.0), len(r.get("flags") or [])) for s, r in sorted(students.items())],
     }
 

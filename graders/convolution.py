@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from .checks import _as_numbers, _fail, _keras_attr, _keras_or_fail, _typename
+from .support import as_numbers, fail, keras_attr, keras_or_fail, typename
 
 __all__ = [
     "keras_conv1d",
@@ -95,28 +95,28 @@ def accuracy(model, X, y, *, name="model", hint=None):
     ``(len(X), n_classes)`` of finite numbers with a column for every label in ``y``; anything
     else fails with a message for the student.
     """
-    _keras_or_fail(model, name)
+    keras_or_fail(model, name)
     labels = np.asarray(y)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise TypeError(f"y must be a 1-D array of integer labels, got {labels.dtype} {labels.shape}")
     X = np.asarray(X)
     try:
-        out = _keras_attr(model, "predict")(X, verbose=0)
+        out = keras_attr(model, "predict")(X, verbose=0)
     except Exception as exc:
-        _fail(name, f"could not run the model on inputs of shape {X.shape} ({type(exc).__name__}: {exc}).",
+        fail(name, f"could not run the model on inputs of shape {X.shape} ({type(exc).__name__}: {exc}).",
               ["the model's input shape must match the data's", hint])
     if isinstance(out, (list, tuple, dict)):
-        _fail(name, f"expected the model to output one array of class probabilities, got {_typename(out)}.",
+        fail(name, f"expected the model to output one array of class probabilities, got {typename(out)}.",
               [hint])
-    probs = _as_numbers(out, name, [hint], what="an array of class probabilities")
+    probs = as_numbers(out, name, [hint], what="an array of class probabilities")
     n_classes = int(labels.max()) + 1 if labels.size else 0
     if probs.ndim != 2 or probs.shape[0] != len(labels) or probs.shape[1] < n_classes:
-        _fail(name, f"expected the model's output on {len(labels)} samples to be of shape "
+        fail(name, f"expected the model's output on {len(labels)} samples to be of shape "
                     f"({len(labels)}, {n_classes}), one probability per class, got shape {probs.shape}.",
               ["the output layer needs one unit per class.", hint])
     bad = ~np.isfinite(probs)
     if bad.any():
-        _fail(name, f"the model's output is not finite ({int(bad.sum())} NaN or infinite values).",
+        fail(name, f"the model's output is not finite ({int(bad.sum())} NaN or infinite values).",
               ["did the training diverge? Check the learning rate and the labels.", hint])
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
@@ -135,10 +135,10 @@ def check_accuracy(model, X, y, *, above, better_than=None, better_than_name="th
         raise ValueError(f"above must be a fraction in [0, 1), got {above!r}")
     acc = accuracy(model, X, y, name=name, hint=hint)
     if not acc > above:
-        _fail(name, f"expected an accuracy above {above:g} on {len(y)} test samples, got {acc:.4g}.",
+        fail(name, f"expected an accuracy above {above:g} on {len(y)} test samples, got {acc:.4g}.",
               [hint or "check the training: loss, labels, number of epochs, learning rate."])
     if better_than is not None and not acc > better_than:
-        _fail(name, f"expected an accuracy above that of {better_than_name} ({better_than:.4g}) on "
+        fail(name, f"expected an accuracy above that of {better_than_name} ({better_than:.4g}) on "
                     f"{len(y)} test samples, got {acc:.4g}.", [hint])
 
 
@@ -157,13 +157,13 @@ def check_trainable(model, expected_shapes, *, name="model", hint=None):
     Dense head on 256 features and 5 classes: ``[(256, 5), (5,)]``), in any order; every other
     weight of the model must be frozen. Reads ``model.trainable_weights`` as keras defines it.
     """
-    _keras_or_fail(model, name)
+    keras_or_fail(model, name)
     expected = sorted(tuple(int(d) for d in s) for s in expected_shapes)
     try:
-        trainable = _shape_list(_keras_attr(model, "trainable_weights"))
-        frozen = _shape_list(_keras_attr(model, "non_trainable_weights"))
+        trainable = _shape_list(keras_attr(model, "trainable_weights"))
+        frozen = _shape_list(keras_attr(model, "non_trainable_weights"))
     except Exception as exc:
-        _fail(name, f"could not read the model's weights ({type(exc).__name__}: {exc}).")
+        fail(name, f"could not read the model's weights ({type(exc).__name__}: {exc}).")
     if sorted(trainable) == expected:
         return
     message = (f"expected {len(expected)} trainable weight arrays ({_shapes_text(expected)}), got "
@@ -176,7 +176,7 @@ def check_trainable(model, expected_shapes, *, name="model", hint=None):
                  "for a model that holds them) before compiling."]
     else:
         hints = []
-    _fail(name, message, hints + [hint])
+    fail(name, message, hints + [hint])
 
 
 def check_same_weights(got, expected, *, name="weights", hint=None):
@@ -188,26 +188,26 @@ def check_same_weights(got, expected, *, name="weights", hint=None):
     """
     expected = [np.asarray(e) for e in expected]
     if got is None or isinstance(got, (str, bytes)) or not hasattr(got, "__len__"):
-        _fail(name, f"expected a list of {len(expected)} weight arrays, got {_typename(got)}.", [hint])
+        fail(name, f"expected a list of {len(expected)} weight arrays, got {typename(got)}.", [hint])
     got = list(got)
     if len(got) != len(expected):
-        _fail(name, f"expected {len(expected)} weight arrays ({_shapes_text(_shape_list(expected))}), got "
+        fail(name, f"expected {len(expected)} weight arrays ({_shapes_text(_shape_list(expected))}), got "
                     f"{len(got)}.", [hint])
     for i, (g, e) in enumerate(zip(got, expected)):
         try:
             g = np.asarray(g)
         except Exception as exc:
-            _fail(name, f"weight array {i}: expected an array, got {_typename(g)} ({exc}).", [hint])
+            fail(name, f"weight array {i}: expected an array, got {typename(g)} ({exc}).", [hint])
         if g.shape != e.shape:
-            _fail(name, f"weight array {i}: expected shape {e.shape}, got {g.shape}.", [hint])
+            fail(name, f"weight array {i}: expected shape {e.shape}, got {g.shape}.", [hint])
         if g.dtype.kind not in "fiu":
-            _fail(name, f"weight array {i}: expected numbers, got dtype {g.dtype}.", [hint])
+            fail(name, f"weight array {i}: expected numbers, got dtype {g.dtype}.", [hint])
         if not np.array_equal(g, e):
             with np.errstate(invalid="ignore", over="ignore"):
                 diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
             changed = int(np.count_nonzero(~(diff == 0)))  # NaN counts as changed
             finite = diff[np.isfinite(diff)]
             largest = f"{finite.max():.3g}" if finite.size else "nan"
-            _fail(name, f"weight array {i} (shape {e.shape}) differs from the expected one in "
+            fail(name, f"weight array {i} (shape {e.shape}) differs from the expected one in "
                         f"{changed} of {e.size} values (largest difference {largest}).",
                   [hint])

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .checks import _fail, _short_repr, _typename
+from .support import fail, short_repr, typename
 
 __all__ = ["check_batches", "check_compiled_loss"]
 
@@ -22,17 +22,17 @@ def _as_index_array(batch, name, k):
     """Batch ``k`` as a 1-D integer array, or fail saying what it is instead."""
     where = f"batch {k}"
     if batch is None or isinstance(batch, (str, bytes)):
-        _fail(name, f"{where} is {_short_repr(batch)}, not an array of sample indices.")
+        fail(name, f"{where} is {short_repr(batch)}, not an array of sample indices.")
     try:
         arr = np.asarray(batch)
     except Exception as exc:
-        _fail(name, f"{where} is {_typename(batch)}, which numpy cannot read ({exc}).")
+        fail(name, f"{where} is {typename(batch)}, which numpy cannot read ({exc}).")
     if arr.dtype.kind not in "iu":
         hint = ("indices are integers: use rng.permutation(n) (or np.arange(n)), not floats"
                 if arr.dtype.kind == "f" else None)
-        _fail(name, f"{where} holds {arr.dtype} values, not integer indices.", [hint])
+        fail(name, f"{where} holds {arr.dtype} values, not integer indices.", [hint])
     if arr.ndim != 1:
-        _fail(name, f"{where} has shape {arr.shape}: each batch is a 1-D array of indices.")
+        fail(name, f"{where} has shape {arr.shape}: each batch is a 1-D array of indices.")
     return arr
 
 
@@ -54,11 +54,11 @@ def check_batches(batches, n, batch_size, *, name="minibatches"):
             and n >= 1 and batch_size >= 1):
         raise ValueError(f"n and batch_size must be positive integers, got {n!r}, {batch_size!r}")
     if batches is None:
-        _fail(name, "expected a list of index arrays, got None.", ["did you forget a `return` statement?"])
+        fail(name, "expected a list of index arrays, got None.", ["did you forget a `return` statement?"])
     if not isinstance(batches, (list, tuple)):
         hint = ("return a list of arrays, one per batch" if isinstance(batches, np.ndarray)
                 else "build the batches with a list: [order[i:i + batch_size] for i in ...]")
-        _fail(name, f"expected a list of index arrays, got {_typename(batches)}.", [hint])
+        fail(name, f"expected a list of index arrays, got {typename(batches)}.", [hint])
     want = math.ceil(n / batch_size)
     arrays = [_as_index_array(b, name, k) for k, b in enumerate(batches)]
     sizes = [len(a) for a in arrays]
@@ -71,21 +71,21 @@ def check_batches(batches, n, batch_size, *, name="minibatches"):
                     f"(n = {n} is not a multiple of {batch_size})")
         elif len(arrays) == n and batch_size > 1:
             hint = "one batch holds batch_size indices, not one"
-        _fail(name, f"expected {want} batches ({n} samples in batches of {batch_size}), got {len(arrays)}.",
+        fail(name, f"expected {want} batches ({n} samples in batches of {batch_size}), got {len(arrays)}.",
               [hint])
     if sizes != want_sizes:
         hint = ("cut the shuffled indices in order: order[0:b], order[b:2b], ...; only the last "
                 "batch may be smaller") if sum(sizes) == n else None
-        _fail(name, f"expected batches of sizes {_sizes(want_sizes)}, got {_sizes(sizes)}.", [hint])
+        fail(name, f"expected batches of sizes {_sizes(want_sizes)}, got {_sizes(sizes)}.", [hint])
     everything = np.concatenate(arrays) if arrays else np.zeros(0, dtype=int)
     outside = everything[(everything < 0) | (everything >= n)]
     if outside.size:
-        _fail(name, f"index {int(outside[0])} is not a sample index (expected indices 0 to {n - 1}).")
+        fail(name, f"index {int(outside[0])} is not a sample index (expected indices 0 to {n - 1}).")
     counts = np.bincount(everything, minlength=n)
     if (counts != 1).any():
         twice = np.flatnonzero(counts > 1)
         missing = np.flatnonzero(counts == 0)
-        _fail(name,
+        fail(name,
               f"every index of range({n}) must appear exactly once; index {int(twice[0])} appears "
               f"{int(counts[twice[0]])} times and {missing.size} indices are missing (e.g. {int(missing[0])}).",
               ["drawing indices at random with replacement (rng.integers, rng.choice(n, b)) repeats "
@@ -117,20 +117,20 @@ def check_compiled_loss(model, loss, x, y, *, rtol=1e-4, name="model"):
     import keras
 
     if not isinstance(model, keras.Model):
-        _fail(name, f"expected a keras model, got {_typename(model)}.")
+        fail(name, f"expected a keras model, got {typename(model)}.")
     expected_fn = keras.losses.get(loss)
     words = _LOSS_WORDS.get(getattr(expected_fn, "__name__", loss), f"the loss {loss!r}")
     if getattr(model, "compiled", False) is False or getattr(model, "optimizer", None) is None:
-        _fail(name, "the model is not compiled.", [f"compile it with {words}"])
+        fail(name, "the model is not compiled.", [f"compile it with {words}"])
     try:
         y_pred = model(x)
         got = float(keras.ops.convert_to_numpy(model.compute_loss(x=x, y=y, y_pred=y_pred)))
         want = float(np.mean(keras.ops.convert_to_numpy(expected_fn(y, y_pred))))
     except Exception as exc:
-        _fail(name, f"could not compute the model's compiled loss on one-hot targets "
+        fail(name, f"could not compute the model's compiled loss on one-hot targets "
                     f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).",
               [f"compile the model with {words}"])
     if not math.isfinite(got) or not math.isclose(got, want, rel_tol=rtol, abs_tol=1e-7):
-        _fail(name, f"the compiled loss is not {words}: on the same predictions it gives "
+        fail(name, f"the compiled loss is not {words}: on the same predictions it gives "
                     f"{got:.6g}, {words.split(' (')[0]} gives {want:.6g}.",
               [f"compile the model with {words}"])

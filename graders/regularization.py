@@ -15,7 +15,7 @@ import numpy as np
 
 from . import runtime
 
-from .checks import _as_numbers, _fail, _typename
+from .support import as_numbers, fail, typename
 
 __all__ = [
     "check_dropout_forward",
@@ -35,22 +35,32 @@ def _call(fn, name, *args):
     except NotImplementedError:
         raise
     except Exception as exc:
-        _fail(name, f"raised {type(exc).__name__}: {exc}.")
+        fail(name, f"raised {type(exc).__name__}: {exc}.")
 
 
 def _dropped(out, a, name, call):
-    got = _as_numbers(out, f"{name}: {call}", what="an array")
+    got = as_numbers(out, f"{name}: {call}", what="an array")
     if got.shape != a.shape:
-        _fail(f"{name}: {call}", f"expected an array of shape {a.shape} (the shape of a), got shape {got.shape}.")
+        fail(f"{name}: {call}", f"expected an array of shape {a.shape} (the shape of a), got shape {got.shape}.")
     if not np.isfinite(got).all():
-        _fail(f"{name}: {call}", "expected finite numbers, got NaN or inf.")
+        fail(f"{name}: {call}", "expected finite numbers, got NaN or inf.")
     return got
 
 
 def _check_untouched(given, a, name, call):
     if not np.array_equal(given, a):
-        _fail(f"{name}: {call}", "modified its argument a in place.",
+        fail(f"{name}: {call}", "modified its argument a in place.",
               ["return a new array; do not write into a (no a *= ..., a[mask] = 0)."])
+
+
+def _run_dropout(dropout_forward, name, call, a, rate, seed, *, training):
+    """dropout_forward's output on a copy of `a` (checked to be an array of a's shape), and a
+    check that the copy was left as it was given."""
+    given = runtime.given(a.copy())
+    got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), training),
+                   a, name, call)
+    _check_untouched(given, a, name, call)
+    return got
 
 
 def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005):
@@ -66,17 +76,14 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
     survivors scaled by ``1 - rate`` or not at all, units kept with probability ``rate``.
     """
     if not callable(dropout_forward):
-        _fail(name, f"expected a function, got {_typename(dropout_forward)}.")
+        fail(name, f"expected a function, got {typename(dropout_forward)}.")
     data = np.random.default_rng(seed + 1)  # not the seed of the generators passed to dropout_forward
     a = data.uniform(0.5, 2.0, size=(400, 250)) * data.choice([-1.0, 1.0], size=(400, 250))
 
     # Inference first: the simplest behaviour, and the most common mistake.
     for rate in (0.3, 0.6):
         call = f"dropout_forward(a, rate={rate}, rng, training=False)"
-        given = runtime.given(a.copy())  # its in-place changes are checked below
-        got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), False),
-                       a, name, call)
-        _check_untouched(given, a, name, call)
+        got = _run_dropout(dropout_forward, name, call, a, rate, seed, training=False)
         if not np.allclose(got, a, rtol=1e-6, atol=0):
             zeros = float(np.mean(got == 0))
             if zeros > 0.05:
@@ -87,15 +94,12 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
                         "a unchanged.")
             else:
                 hint = "at inference (training=False) return a unchanged."
-            _fail(f"{name}: {call}", f"expected a unchanged (the identity), got values that differ "
+            fail(f"{name}: {call}", f"expected a unchanged (the identity), got values that differ "
                   f"({100 * zeros:.1f}% zeros).", [hint])
 
     for rate in (0.3, 0.6):
         call = f"dropout_forward(a, rate={rate}, rng, training=True) on {a.size} units"
-        given = runtime.given(a.copy())  # its in-place changes are checked below
-        got = _dropped(_call(dropout_forward, name, given, rate, np.random.default_rng(seed), True),
-                       a, name, call)
-        _check_untouched(given, a, name, call)
+        got = _run_dropout(dropout_forward, name, call, a, rate, seed, training=True)
         dropped = got == 0
         frac = float(dropped.mean())
         if abs(frac - rate) > 0.01:
@@ -106,7 +110,7 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
                 hint = "in training (training=True) each unit is zeroed with probability rate."
             else:
                 hint = "draw one uniform number per unit (rng.random(a.shape)) and zero the unit where it is below rate."
-            _fail(f"{name}: {call}",
+            fail(f"{name}: {call}",
                   f"expected a fraction {rate:g} of the units zeroed, got {frac:.4f}.", [hint])
         ratio = got[~dropped] / a[~dropped]
         want = 1 / (1 - rate)
@@ -119,47 +123,47 @@ def check_dropout_forward(dropout_forward, *, name="dropout_forward", seed=2005)
                                 "1 - rate, not rate.")]
             hint = next((text for value, text in known if np.allclose(ratio, value, rtol=1e-6)),
                         "a unit that is kept must be multiplied by 1 / (1 - rate) exactly.")
-            _fail(f"{name}: {call}",
+            fail(f"{name}: {call}",
                   f"expected each unit that is kept to be a / (1 - rate) = {want:.6g} × a, got "
                   f"{float(np.median(ratio)):.6g} × a (median).", [hint])
         mean_in, mean_out = float(np.abs(a).mean()), float(np.abs(got).mean())
         if abs(mean_out - mean_in) > 0.02 * mean_in:
-            _fail(f"{name}: {call}", f"the expected value is not preserved: mean |a| is {mean_in:.4g}, "
+            fail(f"{name}: {call}", f"the expected value is not preserved: mean |a| is {mean_in:.4g}, "
                   f"mean |output| {mean_out:.4g}.",
                   ["zero a fraction rate of the units and scale the others by 1 / (1 - rate)."])
         rows = dropped[1:] == dropped[0]
         if rows.all(axis=1).mean() > 0.5 or (dropped == dropped[:, :1]).all(axis=1).mean() > 0.5:
-            _fail(f"{name}: {call}", "the same units are zeroed in every sample (or every unit of a "
+            fail(f"{name}: {call}", "the same units are zeroed in every sample (or every unit of a "
                   "sample is zeroed or kept together).",
                   ["draw one independent decision per unit of each sample: a mask of the shape of a."])
         again = _dropped(_call(dropout_forward, name, a.copy(), rate, np.random.default_rng(seed), True),
                          a, name, call)
         if not np.array_equal(again == 0, dropped):
-            _fail(f"{name}: {call}", "two calls with generators seeded alike zeroed different units.",
+            fail(f"{name}: {call}", "two calls with generators seeded alike zeroed different units.",
                   ["draw the random numbers from the generator rng that is passed in (rng.random(...)), "
                    "not from np.random or a new generator."])
         rng = np.random.default_rng(seed)
         first = _dropped(_call(dropout_forward, name, a.copy(), rate, rng, True), a, name, call)
         second = _dropped(_call(dropout_forward, name, a.copy(), rate, rng, True), a, name, call)
         if np.array_equal(first == 0, second == 0):
-            _fail(f"{name}: {call}", "two calls with the same generator zeroed the same units.",
+            fail(f"{name}: {call}", "two calls with the same generator zeroed the same units.",
                   ["each call must draw a new mask from rng: do not re-seed it or create a new generator "
                    "with a fixed seed inside the function."])
 
     call = "dropout_forward(a, rate=0.0, rng, training=True)"
     got = _dropped(_call(dropout_forward, name, a.copy(), 0.0, np.random.default_rng(seed), True), a, name, call)
     if not np.allclose(got, a, rtol=1e-6, atol=0):
-        _fail(f"{name}: {call}", "expected a unchanged: with rate 0 no unit is dropped.")
+        fail(f"{name}: {call}", "expected a unchanged: with rate 0 no unit is dropped.")
 
 
 # --- L2 regularizers -----------------------------------------------------------------------
 
 
 def _dense_layers(model, name):
-    from .checks import _keras_or_fail, _layers
+    from .support import keras_or_fail, model_layers
 
-    keras = _keras_or_fail(model, name)
-    return [layer for layer in _layers(model, keras) if isinstance(layer, keras.layers.Dense)]
+    keras = keras_or_fail(model, name)
+    return [layer for layer in model_layers(model, keras) if isinstance(layer, keras.layers.Dense)]
 
 
 def _penalty(regularizer, probe):
@@ -178,7 +182,7 @@ def check_regularizers(model, kernel, *, name="model"):
     """
     dense = _dense_layers(model, name)
     if len(dense) != len(kernel):
-        _fail(name, f"expected {len(kernel)} Dense layers, got {len(dense)}.")
+        fail(name, f"expected {len(kernel)} Dense layers, got {len(dense)}.")
     probe = np.random.default_rng(55).normal(0, 0.5, size=(6, 5))
     l2, l1 = float((probe.astype("float32").astype(np.float64) ** 2).sum()), float(np.abs(probe).sum())
     for i, (layer, lam) in enumerate(zip(dense, kernel), 1):
@@ -187,23 +191,23 @@ def check_regularizers(model, kernel, *, name="model"):
             try:
                 value = _penalty(getattr(layer, attr, None), probe)
             except Exception as exc:
-                _fail(where, f"its {attr} could not be evaluated ({type(exc).__name__}: {exc}).")
+                fail(where, f"its {attr} could not be evaluated ({type(exc).__name__}: {exc}).")
             if value != 0:
-                _fail(where, f"expected no {attr}, got {_typename(getattr(layer, attr))}.",
+                fail(where, f"expected no {attr}, got {typename(getattr(layer, attr))}.",
                       [f"the L2 penalty of the notes is on the weight matrices only: use "
                        f"kernel_regularizer=L2(lam), not a penalty on {what}."])
         reg = getattr(layer, "kernel_regularizer", None)
         try:
             value = _penalty(reg, probe)
         except Exception as exc:
-            _fail(where, f"its kernel_regularizer could not be evaluated ({type(exc).__name__}: {exc}).")
+            fail(where, f"its kernel_regularizer could not be evaluated ({type(exc).__name__}: {exc}).")
         if lam is None:
             if value != 0:
-                _fail(where, f"expected no kernel_regularizer, got {_typename(reg)}.",
+                fail(where, f"expected no kernel_regularizer, got {typename(reg)}.",
                       ["regularize the hidden layers only: leave the output layer without a regularizer."])
             continue
         if reg is None:
-            _fail(where, "expected kernel_regularizer=L2(lam), got none.",
+            fail(where, "expected kernel_regularizer=L2(lam), got none.",
                   ["pass kernel_regularizer=L2(lam) to every hidden Dense layer."])
         expected = lam * l2
         if not math.isclose(value, expected, rel_tol=1e-5, abs_tol=1e-12):
@@ -216,7 +220,7 @@ def check_regularizers(model, kernel, *, name="model"):
                 hints.append("the notes' penalty is lam * sum(W ** 2), without a factor 1/2.")
             else:
                 hints.append("use kernel_regularizer=L2(lam), with the lam passed to your function.")
-            _fail(where, f"expected its kernel regularizer to add lam * sum(W ** 2) with lam = {lam:g}; "
+            fail(where, f"expected its kernel regularizer to add lam * sum(W ** 2) with lam = {lam:g}; "
                   f"on a test matrix it gives {value:.6g} instead of {expected:.6g}.", hints)
 
 
@@ -232,28 +236,28 @@ def check_early_stopping(callback, *, monitor="val_loss", patience=10, restore_b
     import keras
 
     if callback is None:
-        _fail(name, "expected a keras EarlyStopping callback, got None.", ["did you forget to `return` it?"])
+        fail(name, "expected a keras EarlyStopping callback, got None.", ["did you forget to `return` it?"])
     if not isinstance(callback, keras.callbacks.EarlyStopping):
         hint = ("create it with keras.callbacks.EarlyStopping(...)" if not isinstance(callback, type)
                 else "return an instance, EarlyStopping(...), not the class.")
-        _fail(name, f"expected a keras.callbacks.EarlyStopping, got {_typename(callback)}.", [hint])
+        fail(name, f"expected a keras.callbacks.EarlyStopping, got {typename(callback)}.", [hint])
     got_monitor = getattr(callback, "monitor", None)
     if got_monitor != monitor:
         hint = ("early stopping watches the loss on the validation set (val_loss): the training loss "
                 "keeps falling while the model overfits." if got_monitor in ("loss", "val_accuracy", "accuracy")
                 else None)
-        _fail(name, f"expected monitor={monitor!r}, got {got_monitor!r}.", [hint])
+        fail(name, f"expected monitor={monitor!r}, got {got_monitor!r}.", [hint])
     got_patience = getattr(callback, "patience", None)
     if not isinstance(got_patience, numbers.Integral) or isinstance(got_patience, bool) or got_patience != patience:
-        _fail(name, f"expected patience={patience}, got {got_patience!r}.",
+        fail(name, f"expected patience={patience}, got {got_patience!r}.",
               [f"the notes wait {patience} epochs without improvement before stopping."])
     got_restore = getattr(callback, "restore_best_weights", None)
     if got_restore is not restore_best_weights:
-        _fail(name, f"expected restore_best_weights={restore_best_weights}, got {got_restore!r}.",
+        fail(name, f"expected restore_best_weights={restore_best_weights}, got {got_restore!r}.",
               ["without it the model keeps the weights of its last epoch, `patience` epochs after the best one."])
     mode = getattr(callback, "mode", "auto")
     if mode not in ("auto", "min"):
-        _fail(name, f"expected mode 'auto' or 'min' (a lower loss is better), got {mode!r}.")
+        fail(name, f"expected mode 'auto' or 'min' (a lower loss is better), got {mode!r}.")
 
 
 def categorical_cross_entropy(Y, P, eps=1e-7):
@@ -268,7 +272,7 @@ def categorical_cross_entropy(Y, P, eps=1e-7):
 def _history_record(history, name):
     record = getattr(history, "history", history)
     if not isinstance(record, dict):
-        _fail(name, f"expected the History that model.fit(...) returns, got {_typename(history)}.",
+        fail(name, f"expected the History that model.fit(...) returns, got {typename(history)}.",
               ["return (model, history) where history = model.fit(...)."])
     return record
 
@@ -288,42 +292,42 @@ def check_early_stopping_run(model, history, X_val, y_val, *, max_epochs, patien
     """
     record = _history_record(history, name)
     if "val_loss" not in record:
-        _fail(name, f"the training history has no 'val_loss' (it has {sorted(record)}).",
+        fail(name, f"the training history has no 'val_loss' (it has {sorted(record)}).",
               ["pass validation_split=0.3 to model.fit so that keras measures the validation loss."])
-    val = _as_numbers(record["val_loss"], f"{name}: history['val_loss']", what="a sequence of losses")
+    val = as_numbers(record["val_loss"], f"{name}: history['val_loss']", what="a sequence of losses")
     if val.ndim != 1 or val.size == 0 or not np.isfinite(val).all():
-        _fail(name, f"expected a non-empty sequence of finite validation losses, got {val!r}.")
+        fail(name, f"expected a non-empty sequence of finite validation losses, got {val!r}.")
     n = val.size
     if n >= max_epochs:
-        _fail(name, f"training ran for all {max_epochs} epochs: it did not stop early.",
+        fail(name, f"training ran for all {max_epochs} epochs: it did not stop early.",
               ["pass callbacks=[make_early_stopping()] to model.fit."])
     best = int(np.argmin(val))
     if n != best + patience + 1:
-        _fail(name, f"the lowest validation loss was at epoch {best + 1} and training stopped after epoch "
+        fail(name, f"the lowest validation loss was at epoch {best + 1} and training stopped after epoch "
               f"{n}; with early stopping on val_loss and patience {patience} it stops after epoch "
               f"{best + patience + 1}.",
               ["use the callback of make_early_stopping() (monitor='val_loss', patience=10)."])
     try:
         probs = np.asarray(model.predict(np.asarray(X_val), verbose=0), dtype=np.float64)
     except Exception as exc:
-        _fail(name, f"the returned model could not predict ({type(exc).__name__}: {exc}).")
+        fail(name, f"the returned model could not predict ({type(exc).__name__}: {exc}).")
     Y = np.asarray(y_val, dtype=np.float64)
     if probs.shape != Y.shape or not np.isfinite(probs).all():
-        _fail(name, f"expected predictions of shape {Y.shape} with finite values, got shape {probs.shape}.")
+        fail(name, f"expected predictions of shape {Y.shape} with finite values, got shape {probs.shape}.")
     loss = categorical_cross_entropy(Y, probs)
     if not math.isclose(loss, float(val[best]), rel_tol=rtol, abs_tol=1e-7):
         hint = ("the model returned has the weights of the last epoch: set restore_best_weights=True."
                 if math.isclose(loss, float(val[-1]), rel_tol=rtol, abs_tol=1e-7)
                 else "train with validation_split=0.3 (keras keeps the last 30% of X and y for validation), "
                      "categorical cross-entropy, and restore the best weights.")
-        _fail(name, f"the returned model's categorical cross-entropy on the validation part (the last "
+        fail(name, f"the returned model's categorical cross-entropy on the validation part (the last "
               f"{len(Y)} samples) is {loss:.6g}, but the lowest validation loss in the history is "
               f"{float(val[best]):.6g} (epoch {best + 1}): the model returned is not the best one.", [hint])
     if loss_below is not None and not float(val[best]) < loss_below:
-        _fail(name, f"expected the lowest validation loss below {loss_below:g}, got {float(val[best]):.4g}.",
+        fail(name, f"expected the lowest validation loss below {loss_below:g}, got {float(val[best]):.4g}.",
               ["check the model (the lecture's), the loss (categorical cross-entropy) and the optimizer (adam)."])
     if accuracy_above is not None:
         acc = float(np.mean(probs.argmax(axis=-1) == Y.argmax(axis=-1)))
         if not acc > accuracy_above:
-            _fail(name, f"expected an accuracy above {accuracy_above:g} on the validation part, got {acc:.4g}.",
+            fail(name, f"expected an accuracy above {accuracy_above:g} on the validation part, got {acc:.4g}.",
                   ["check the model (the lecture's), the loss (categorical cross-entropy) and the optimizer (adam)."])

@@ -132,6 +132,21 @@ def _bound(namespace, mapping):
 _given: list = []  # what given() marked, while dlkit's judge runs a test cell
 
 
+def attach_host(host) -> None:
+    """Called by dlkit's judge, which runs the test cells on the host (`host` is the judge)."""
+    global _host
+    _host = host
+
+
+def marked() -> list:
+    """What `given` marked since `clear_marked` (the judge's copy-back reads it)."""
+    return _given
+
+
+def clear_marked() -> None:
+    _given.clear()
+
+
 def given(*values):
     """Mark arguments whose in-place changes a test checks, and return them (one value: itself).
 
