@@ -21,6 +21,20 @@ class Status(str, enum.Enum):
         return self.value
 
 
+class Flag(str):
+    """A reason to review a submission by hand: `Flag(question, reason)`, about one test or
+    answer cell (its grade_id), or the whole notebook (question None). It is the string
+    "<question>: <reason>" (or the bare reason) wherever it is written: JSON, CSV, the report."""
+
+    def __new__(cls, question: str | None, reason: str):
+        self = super().__new__(cls, f"{question}: {reason}" if question else reason)
+        self.question, self.reason = question, reason
+        return self
+
+    def __getnewargs__(self):
+        return self.question, self.reason
+
+
 def test_points(source_nb) -> list[tuple[str, float]]:
     """(grade_id, points) of every autograded test cell, in notebook order."""
     return [(notebooks.grade_id(c), float(notebooks.meta(c).get("points", 0)))
@@ -52,18 +66,18 @@ def summarize(lab: str, source_nb, event: dict) -> dict:
     return result
 
 
-def integrity_flags(event: dict) -> list[str]:
+def integrity_flags(event: dict) -> list[Flag]:
     """Reasons to review from the run-time integrity check (dlkit.integrity) of a result event."""
-    flags = [f"{gid}: the test cell did not run to its end and showed no error (its code was "
-             "skipped or changed at run time): 0 points" for gid in event.get("unproven", [])]
-    flags += [f"{gid}: the kernel did not answer the grader during this test (notebook code changed "
-              "how the kernel runs or displays): 0 points" for gid in event.get("unanswered", [])]
-    flags += [f"{gid}: the grader's judge stopped while running this test (not the student's "
-              "doing: regrade it, and see the judge's log in the autograded notebook's metadata)"
+    flags = [Flag(gid, "the test cell did not run to its end and showed no error (its code was "
+                  "skipped or changed at run time): 0 points") for gid in event.get("unproven", [])]
+    flags += [Flag(gid, "the kernel did not answer the grader during this test (notebook code "
+                   "changed how the kernel runs or displays): 0 points") for gid in event.get("unanswered", [])]
+    flags += [Flag(gid, "the grader's judge stopped while running this test (not the student's "
+                   "doing: regrade it, and see the judge's log in the autograded notebook's metadata)")
               for gid in event.get("judge_failed", [])]
     changed = sorted({what for found in (event.get("tampered") or {}).values() for what in found})
     if changed:
-        flags.append(f"replaced at run time by notebook code: {', '.join(changed)}")
+        flags.append(Flag(None, f"replaced at run time by notebook code: {', '.join(changed)}"))
     return flags
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 
 from . import notebooks
+from .results import Flag
 
 # Modules an answer never needs: the grader's own, the kernel's, and the interpreter's innards.
 FORBIDDEN_IMPORTS = {
@@ -320,11 +321,11 @@ def scan_submission(folder) -> list[str]:
 
 
 def scan_notebook(nb) -> list[str]:
-    """Review reasons for every answer cell of a submitted notebook: "<grade_id>: <reason>"."""
+    """Review reasons for every answer cell of a submitted notebook, as Flag(grade_id, reason)."""
     flags = []
     names = test_cell_names(nb)
     for cell in nb.cells:
         if cell.cell_type == "code" and notebooks.is_solution(cell):
             for reason in scan_code(cell.source, names):
-                flags.append(f"{notebooks.grade_id(cell)}: {reason}")
+                flags.append(Flag(notebooks.grade_id(cell), reason))
     return flags

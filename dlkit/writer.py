@@ -30,6 +30,7 @@ import shutil
 import warnings
 
 from .course import read_config
+from .results import Flag
 
 
 def course_db(root: pathlib.Path) -> tuple[str, str]:
@@ -82,10 +83,10 @@ class Writer:
             return False
         return True
 
-    def record(self, student: str, task: dict, flags: list[str] = ()) -> None:
+    def record(self, student: str, task: dict, flags: list[Flag] = ()) -> None:
         """Write one task result (see `dispatch.grade_submission`) into the course.
 
-        `flags` are the reasons to review it by hand ("<grade_id>: <reason>" or a bare reason).
+        `flags` are the reasons to review it by hand (dlkit.scan, dlkit.integrity).
         """
         from sqlalchemy.exc import SAWarning
 
@@ -93,7 +94,7 @@ class Writer:
             warnings.simplefilter("ignore", SAWarning)
             self._record(student, task, list(flags))
 
-    def _record(self, student: str, task: dict, flags: list[str]) -> None:
+    def _record(self, student: str, task: dict, flags: list[Flag]) -> None:
         gb, lab = self.gb, self.lab
         entry = task.get("gradebook")
         graded = entry is not None  # nbgrader finished: graded, or kernel_died at a cell
@@ -149,7 +150,7 @@ class Writer:
 REVIEW_PREFIX = "Flagged for review by dlkit: "
 
 
-def _flag_for_review(nb, flags: list[str]) -> None:
+def _flag_for_review(nb, flags: list[Flag]) -> None:
     """needs_manual_grade and an auto comment on the questions the flags name (see the top)."""
     from .notebooks import question_of
 
@@ -157,11 +158,10 @@ def _flag_for_review(nb, flags: list[str]) -> None:
     cells = {g.name for g in nb.grades} | set(questions)
     per_question: dict[str | None, list[str]] = {}
     for flag in flags:
-        gid, sep, reason = flag.partition(": ")
-        if sep and gid in cells:
-            per_question.setdefault(question_of(gid, questions), []).append(reason)
+        if flag.question in cells:
+            per_question.setdefault(question_of(flag.question, questions), []).append(flag.reason)
         else:
-            per_question.setdefault(None, []).append(flag)
+            per_question.setdefault(None, []).append(str(flag))
     everywhere = per_question.pop(None, [])
     nb.flagged = True  # formgrader's "Flagged?" column (set here, cleared only by a person)
     for grade in nb.grades:
