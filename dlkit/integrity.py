@@ -62,10 +62,12 @@ from nbgrader.preprocessors import Execute as NbgraderExecute, NbGraderPreproces
 from nbgrader.preprocessors import OverwriteCells as NbgraderOverwriteCells
 from traitlets import Bool, Integer, Unicode
 
+from graders import integrity as graders_integrity
+
 from .hosted import HostedCells, error_output
 from .notebooks import grade_id, is_test
 
-MIME = "application/x-dlkit-ran+json"  # graders.integrity.MIME (kernel side)
+MIME = graders_integrity.MIME  # what the kernel side displays its marks under
 KERNEL_DIED = "KernelDied"
 ERROR_NAME = "GradingIntegrityError"
 METADATA_KEY = "integrity"

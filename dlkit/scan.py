@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ast
 
+import graders
+
 from . import notebooks
 from .results import Flag
 
@@ -43,9 +45,8 @@ FORBIDDEN_IMPORTS = {
     "multiprocessing": "starts processes (multiprocessing)",
     "socket": "opens network connections (socket)",
 }
-# What a lab tells students to use from graders (seeding, data files, autodiff); its checks are
-# the grader's own.
-GRADERS_TOOLS = {"runtime", "data", "autodiff"}
+# What a lab tells students to use from graders; its checks are the grader's own.
+GRADERS_TOOLS = set(graders.STUDENT_TOOLS)
 # Calls whose name says what they do, wherever they come from.
 FORBIDDEN_CALLS = {
     "get_ipython": "uses the IPython kernel (get_ipython)",

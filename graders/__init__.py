@@ -18,4 +18,8 @@ from . import autodiff, data, runtime
 from .checks import *  # noqa: F403
 from .checks import __all__ as _checks_all
 
+# The modules a lab tells students to use themselves (seeding, data files, autodiff); the
+# checks and the rest are the grader's own (dlkit.scan flags an answer that imports them).
+STUDENT_TOOLS = ("runtime", "data", "autodiff")
+
 __all__ = [*_checks_all, "autodiff", "data", "runtime"]
