@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import pathlib
 import shutil
@@ -94,7 +93,7 @@ def grade_submission(job: dict, template: bytes) -> dict:
     """Grade one submission in a scratch course and return plain data (never raises).
 
     `job`: {"root", "lab", "student", "timeout", "env", "duedate", "extensions"} (the last two
-    as `grade.deadline` gives them). Returns {"student", "event" (the
+    as `gradebook.deadline` gives them). Returns {"student", "event" (the
     worker's result event: "status", "notebooks" with per-cell scores, "error"), "sha256" (of
     the files graded), "gradebook" (the scratch gradebook's entries, when nbgrader finished),
     "autograded" (files), "host", "seconds", "timing" (seconds per step)}. Anything that goes

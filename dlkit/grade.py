@@ -3,10 +3,10 @@
 Steps (in order; each needs the one before unless said):
     1. collect   the students with a submitted/<student>/LAB/ folder; a folder without exactly
                  one notebook named as released, in nbformat 4, is `invalid_submission` with
-                 the reason, and never reaches nbgrader
+                 the reason, and never reaches nbgrader (dlkit.submissions)
     2. resume    a submission whose files (sha256) and lab source are those of its result in
                  grades/.state/LAB.json, and which the gradebook still holds, keeps that result
-                 (`force` regrades it); only the rest goes on
+                 (`force` regrades it); only the rest goes on (dlkit.resume)
     3. generate  load the lab's current source into a scratch *template* course whose
                  gradebook every task starts from, then into the gradebook (the student version
                  goes to a scratch folder: release/ is only ever written by `dlkit release`),
@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import csv
-import hashlib
 import json
 import os
 import pathlib
@@ -42,138 +40,10 @@ import tempfile
 import threading
 import time
 
-from . import DlkitError, course as course_mod, dispatch, engine, notebooks, results, scan
-from . import report as report_mod, sandbox as sandbox_mod
+from . import DlkitError, course as course_mod, dispatch, engine, gradebook, notebooks, results, scan
+from . import report as report_mod, sandbox as sandbox_mod, submissions
+from .resume import State
 from .results import Status
-def collect(course, lab: str) -> list[str]:
-    """Students with a submitted/<student>/LAB/ folder, sorted."""
-    if not course.submitted.is_dir():
-        return []
-    return sorted(p.name for p in course.submitted.iterdir() if (p / lab).is_dir())
-
-
-def check_submission(folder: pathlib.Path, expected: str) -> str | None:
-    """Why the submission in `folder` cannot be graded, or None when it can.
-
-    It must hold exactly one notebook, named as released, that is nbformat 4 JSON.
-    """
-    found = sorted(p.name for p in folder.glob("*.ipynb"))
-    if not found:
-        return f"no notebook in the submission (expected {expected})"
-    if len(found) > 1:
-        return f"{len(found)} notebooks ({', '.join(found)}): submit only {expected}"
-    if found[0] != expected:
-        return f"the notebook is named {found[0]}, expected {expected}: rename it"
-    path = folder / expected
-    try:
-        raw = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"{expected} is not a notebook (not valid JSON: {exc})"
-    except OSError as exc:
-        return f"{expected} cannot be read: {exc.strerror}"
-    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        return f"{expected} is JSON but not a notebook (no cells)"
-    version = raw.get("nbformat")
-    if version != 4:
-        return (f"{expected} is an nbformat {version} notebook; open it in Jupyter and save it "
-                "again (nbformat 4)")
-    try:
-        import nbformat
-        nbformat.validate(nbformat.from_dict(raw))
-    except Exception as exc:  # nbformat's ValidationError and anything its reader raises
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"{expected} is not a valid notebook: {first}"
-    return None
-
-
-def deadline(course, lab: str) -> dict:
-    """{"duedate": ISO UTC or None, "extensions": {student: seconds}} of `lab`, as the course's
-    gradebook says (`nbgrader db assignment add LAB --duedate=...`, formgrader's assignment and
-    extension forms); each task's scratch gradebook gets them, so that nbgrader's own late
-    policy (`c.LateSubmissionPlugin.penalty_method`) applies as it would in the course."""
-    out = {"duedate": None, "extensions": {}}
-    db_url = _gradebook_url(course)
-    if db_url is None:
-        return out
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(db_url) as gb:
-        try:
-            assignment = gb.find_assignment(lab)
-        except MissingEntry:
-            return out
-        if assignment.duedate is not None:
-            out["duedate"] = assignment.duedate.isoformat()
-        out["extensions"] = {sub.student.id: sub.extension.total_seconds()
-                             for sub in assignment.submissions if sub.extension}
-    return out
-
-
-def _zero_earlier_results(course, lab: str, students: list[str]) -> None:
-    """An invalid submission scores 0 in the gradebook too: what an earlier, graded submission
-    of the same student left there (scores, autograded notebook) goes."""
-    import shutil
-
-    from .writer import Writer
-
-    for student in students:
-        stale = course.autograded / student / lab
-        if stale.exists():
-            shutil.rmtree(stale)
-    if _gradebook_url(course) is None:
-        return
-    with Writer(course, lab) as writer:
-        if not writer.has_assignment():
-            return
-        for student in students:
-            if writer.has_submission(student):
-                writer.record(student, {"gradebook": None, "autograded": []})
-
-
-def invalid_feedback(course, lab: str, student: str, reason: str) -> None:
-    """feedback/<student>/LAB/: a page saying why the submission could not be graded, under the
-    name of each notebook the student submitted, so that `nbgrader release_feedback` and the
-    student's fetch_feedback carry it as they carry graded feedback. Only for a submission that
-    came through the exchange (its timestamp.txt and submission_secret.txt, which both need)."""
-    import html
-    import shutil
-
-    submitted = course.submitted / student / lab
-    dest = course.feedback / student / lab
-    if dest.exists():
-        shutil.rmtree(dest)  # the feedback of an earlier, graded submission no longer holds
-    if not all((submitted / name).is_file() for name in ("timestamp.txt", "submission_secret.txt")):
-        return
-    dest.mkdir(parents=True)
-    for name in ("timestamp.txt", "submission_secret.txt"):
-        shutil.copy2(submitted / name, dest / name)
-    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{lab}: not graded"
-            f"</title></head><body><h1>{html.escape(lab)}: your submission could not be graded</h1>"
-            f"<p id=\"reason\">{html.escape(reason)}</p><p>It scores 0 on every question. Fix this "
-            "and submit again before the due date, or ask your instructor.</p></body></html>\n")
-    for name in sorted({p.stem for p in submitted.glob("*.ipynb")} | {course.source_notebook(lab).stem}):
-        (dest / f"{name}.html").write_text(page, encoding="utf-8")
-
-
-def _gradebook_url(course) -> str | None:
-    """The course's gradebook as nbgrader reads it (c.CourseDirectory.db_url), or None when it is
-    the default sqlite file and that does not exist yet (reading would create it)."""
-    from .writer import course_db
-
-    db_url = course_db(course.root)[0]
-    if db_url.startswith("sqlite:///") and not pathlib.Path(db_url[len("sqlite:///"):]).is_file():
-        return None
-    return db_url
-
-
-def _invalid(lab: str, source_nb, reason: str) -> dict:
-    result = results.summarize(lab, source_nb, {"status": Status.INVALID_SUBMISSION, "error": reason})
-    result["error"] = reason
-    result["flags"] = []
-    result["seconds"] = 0.0
-    return result
-
-
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
           sandbox: bool = True, jobs: int | None = None, scheduler: str | None = None,
           force: bool = False, progress=None) -> dict:
@@ -204,7 +74,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     course = course_mod.load(root)
     course.check_lab(lab)
     source_nb = notebooks.read(course.source_notebook(lab))
-    everyone = collect(course, lab)                                               # 1. collect
+    everyone = submissions.collect(course, lab)                                               # 1. collect
     if students:
         missing = sorted(set(students) - set(everyone))
         if missing:
@@ -214,11 +84,11 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         raise DlkitError(f"nothing to grade: no submitted/<student>/{lab}/ under {course.root}")
     expected = course.source_notebook(lab).name
     invalid = {s: why for s in everyone
-               if (why := check_submission(course.submitted / s / lab, expected))}
+               if (why := submissions.check_submission(course.submitted / s / lab, expected))}
     valid = [s for s in everyone if s not in invalid]
     kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root, course.exchange_root], limits=course.limits(lab),
                                         data_files=course.kernel_data_files(lab))
-    due = deadline(course, lab)
+    due = gradebook.deadline(course, lab)
 
     state = State(course, lab, deadline=due)                                      # 2. resume
     for student in invalid:
@@ -240,10 +110,10 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         if progress:
             progress(len(out), len(everyone), student, {**result, "kept": True})
     if invalid:
-        _zero_earlier_results(course, lab, list(invalid))
+        gradebook.zero_earlier_results(course, lab, list(invalid))
     for student, reason in invalid.items():
-        invalid_feedback(course, lab, student, reason)
-        settle(student, _invalid(lab, source_nb, reason))
+        submissions.invalid_feedback(course, lab, student, reason)
+        settle(student, submissions.invalid_result(lab, source_nb, reason))
     if progress:  # starts the clock of the progress bar (ETA from the submissions graded now)
         progress(len(out), len(everyone), None, {"lab": lab, "status": "started"}, running=0)
 
@@ -412,7 +282,7 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
                     result["flags"] = flags
                     result["sandboxed"] = job["env"].get("DLKIT_SANDBOX", "off") != "off"
                     result["seconds"] = task.get("seconds")
-                    late = _late((task.get("gradebook") or {}))
+                    late = gradebook.late_of((task.get("gradebook") or {}))
                     if late:
                         result["late"] = late
                     state.remember(student, task.get("sha256"), result)
@@ -429,151 +299,3 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
             real.result()
 
 
-def _late(entry: dict) -> dict | None:
-    """{"seconds", "penalty"} of a late submission from its scratch gradebook's entry, else None."""
-    seconds = entry.get("seconds_late") or 0.0
-    if seconds <= 0:
-        return None
-    penalty = sum(nb.get("late_submission_penalty") or 0.0 for nb in entry.get("notebooks", []))
-    return {"seconds": float(seconds), "penalty": float(penalty)}
-
-
-class State:
-    """grades/.state/LAB.json: per student, the sha256 of the graded files and the result.
-
-    Written after each result (atomically), so that an interrupted batch resumes. Everything in
-    it holds for one `key`: the lab's source notebook, the course config, nbgrader's version and
-    the lab's due date and extensions (`deadline`); when any changes, every result is stale. A result is current when the submission's files
-    are those it was graded from, it was not a `grading_error` (a failure of the grading
-    machinery, always retried), and the gradebook (and autograded/, when graded) still hold it.
-    It also remembers that the gradebook was generated from this key, and keeps the template
-    gradebook (grades/.state/LAB.gradebook.db), so that a rerun generates nothing.
-    """
-
-    def __init__(self, course, lab: str, *, deadline: dict | None = None):
-        from importlib.metadata import version
-
-        self.course, self.lab = course, lab
-        self._lock = threading.Lock()
-        self.path = course.grades / ".state" / f"{lab}.json"
-        self.template_path = self.path.with_suffix(".gradebook.db")
-        key = hashlib.sha256(course.source_notebook(lab).read_bytes())
-        key.update((course.root / course_mod.CONFIG_NAME).read_bytes())
-        key.update(version("nbgrader").encode())
-        key.update(json.dumps(deadline or {}, sort_keys=True).encode())
-        self.key = key.hexdigest()
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        if not isinstance(data, dict):  # not a file this class wrote: grade everything again
-            data = {}
-        fresh = data.get("key") == self.key
-        self.students = data.get("students", {}) if fresh else {}
-        self.was_generated = fresh and data.get("generated", False)
-        self.has_template = fresh and data.get("template", False) and self.template_path.is_file()
-
-    def current(self, students: list[str]) -> dict[str, dict]:
-        """{student: recorded result} of the students whose recorded result is still current."""
-        candidates = {}
-        for student in students:
-            entry = self.students.get(student)
-            if not entry or entry["result"].get("status") == Status.GRADING_ERROR:
-                continue
-            folder = self.course.submitted / student / self.lab
-            if entry.get("sha256") != dispatch.folder_sha256(folder):
-                continue
-            if entry["result"]["status"] in (Status.GRADED, Status.KERNEL_DIED) and not any(
-                    (self.course.autograded / student / self.lab).glob("*.ipynb")):
-                continue
-            candidates[student] = entry["result"]
-        if not candidates:
-            return {}
-        from .writer import Writer
-        with Writer(self.course, self.lab) as writer:
-            return {s: r for s, r in candidates.items() if writer.has_submission(s)}
-
-    def remember_generated(self) -> None:
-        self.was_generated = True
-        self._save()
-
-    def template(self) -> bytes | None:
-        return self.template_path.read_bytes() if self.has_template else None
-
-    def keep_template(self, template: bytes) -> bytes:
-        self.template_path.parent.mkdir(parents=True, exist_ok=True)
-        self.template_path.write_bytes(template)
-        self.has_template = True
-        self._save()
-        return template
-
-    def remember(self, student: str, sha256: str | None, result: dict) -> None:
-        self.students[student] = {"sha256": sha256, "result": result}
-        self._save()
-
-    def forget(self, student: str) -> None:
-        if self.students.pop(student, None) is not None:
-            self._save()
-
-    def _save(self) -> None:
-        # the generate thread and the client's thread both save (remember_generated, keep_template)
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"lab": self.lab, "key": self.key,
-                                       "generated": self.was_generated,
-                                       "template": self.has_template, "students": self.students},
-                                      indent=1))
-            os.replace(tmp, self.path)
-
-
-def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
-    """grades/LAB.csv: student, status, one column per question (the written ones with the
-    score a person gave in formgrader, empty until then), seconds_late and late_penalty (what
-    nbgrader's late policy took, empty when on time), total (less that penalty, as `nbgrader
-    export` counts it), max_total, review."""
-    course.grades.mkdir(parents=True, exist_ok=True)
-    questions = [notebooks.grade_id(c) for c in source_nb.cells
-                 if notebooks.is_solution(c) and c.cell_type == "code"]
-    written = {notebooks.grade_id(c): float(notebooks.meta(c).get("points", 0)) for c in source_nb.cells
-               if notebooks.is_solution(c) and c.cell_type == "markdown" and notebooks.meta(c).get("grade")}
-    manual = manual_scores(course, lab, list(written))
-    path = course.grades / f"{lab}.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "status", *questions, *written, "seconds_late", "late_penalty",
-                         "total", "max_total", "review"])
-        for student in sorted(out):
-            r = out[student]
-            per_q = results.by_question(source_nb, r)
-            given = manual.get(student, {})
-            by_hand = [given.get(q) for q in written]
-            late = r.get("late") or {}
-            total = r["total"] + sum(v for v in by_hand if v is not None) - late.get("penalty", 0.0)
-            writer.writerow([student, r["status"], *(per_q.get(q, (0.0, 0.0))[0] for q in questions),
-                             *("" if v is None else v for v in by_hand),
-                             late.get("seconds", ""), late.get("penalty", ""), total,
-                             r["max_total"] + sum(written.values()), "; ".join(r.get("flags", []))])
-    return path
-
-
-def manual_scores(course, lab: str, questions: list[str]) -> dict[str, dict[str, float | None]]:
-    """{student: {written question: the manual score, or None while nobody graded it}} from the
-    gradebook (formgrader writes there)."""
-    db_url = _gradebook_url(course)
-    if not questions or db_url is None:
-        return {}
-    from nbgrader.api import Gradebook, MissingEntry
-
-    scores: dict[str, dict[str, float | None]] = {}
-    with Gradebook(db_url) as gb:
-        try:
-            submissions = gb.assignment_submissions(lab)
-        except MissingEntry:
-            return {}
-        for sub in submissions:
-            for nb in sub.notebooks:
-                for grade in nb.grades:
-                    if grade.name in questions:
-                        scores.setdefault(sub.student.id, {})[grade.name] = grade.manual_score
-    return scores

@@ -15,6 +15,7 @@ Steps (in order):
 from __future__ import annotations
 
 import collections
+import csv
 import html
 import io
 import json
@@ -22,7 +23,7 @@ import os
 import pathlib
 import statistics
 
-from . import DlkitError, course as course_mod, notebooks, results
+from . import DlkitError, course as course_mod, gradebook, notebooks, results
 from .results import Status
 
 TOP_MESSAGES = 5        # failure messages shown per question
@@ -51,9 +52,7 @@ def write_report(*, root: os.PathLike | str | None = None, lab: str) -> pathlib.
     except json.JSONDecodeError as exc:
         raise DlkitError(f"{grades_path} is not valid JSON ({exc}): run `dlkit grade {lab}` again") from None
     source_nb = notebooks.read(course.source_notebook(lab))
-    from .grade import export_csv  # the CSV again: manual scores given in formgrader since
-
-    export_csv(course, lab, source_nb, students)
+    export_csv(course, lab, source_nb, students)  # again: manual scores given in formgrader since
     questions = _questions(source_nb, students)
     messages = {s: failure_messages(course, lab, source_nb, s)
                 for s, r in students.items() if r.get("status") == Status.GRADED}
@@ -105,6 +104,36 @@ def _message(ename: str, evalue: str) -> str:
     text = f"{ename}: {evalue}" if str(evalue).strip() else f"{ename} (no message)"
     text = " ".join(str(text).split())
     return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [...]"
+
+
+def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
+    """grades/LAB.csv: student, status, one column per question (the written ones with the
+    score a person gave in formgrader, empty until then), seconds_late and late_penalty (what
+    nbgrader's late policy took, empty when on time), total (less that penalty, as `nbgrader
+    export` counts it), max_total, review."""
+    course.grades.mkdir(parents=True, exist_ok=True)
+    questions = [notebooks.grade_id(c) for c in source_nb.cells
+                 if notebooks.is_solution(c) and c.cell_type == "code"]
+    written = {notebooks.grade_id(c): float(notebooks.meta(c).get("points", 0)) for c in source_nb.cells
+               if notebooks.is_solution(c) and c.cell_type == "markdown" and notebooks.meta(c).get("grade")}
+    manual = gradebook.manual_scores(course, lab, list(written))
+    path = course.grades / f"{lab}.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "status", *questions, *written, "seconds_late", "late_penalty",
+                         "total", "max_total", "review"])
+        for student in sorted(out):
+            r = out[student]
+            per_q = results.by_question(source_nb, r)
+            given = manual.get(student, {})
+            by_hand = [given.get(q) for q in written]
+            late = r.get("late") or {}
+            total = r["total"] + sum(v for v in by_hand if v is not None) - late.get("penalty", 0.0)
+            writer.writerow([student, r["status"], *(per_q.get(q, (0.0, 0.0))[0] for q in questions),
+                             *("" if v is None else v for v in by_hand),
+                             late.get("seconds", ""), late.get("penalty", ""), total,
+                             r["max_total"] + sum(written.values()), "; ".join(r.get("flags", []))])
+    return path
 
 
 # --- 2. compute ---------------------------------------------------------------------------------

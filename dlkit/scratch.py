@@ -4,7 +4,7 @@ from __future__ import annotations
 import pathlib
 import shutil
 
-from . import DlkitError, engine, notebooks
+from . import DlkitError, engine
 from .course import CONFIG_NAME, Course
 
 IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")

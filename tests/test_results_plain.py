@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from dlkit import grade as grade_mod, notebooks, report, results
+from dlkit import gradebook, notebooks, report, results, submissions
+from dlkit.resume import State
 from dlkit.course import load
 
 from conftest import copy_course
@@ -50,9 +51,9 @@ def test_an_event_that_is_not_graded_scores_zero_with_its_reason(source_nb):
 
 
 def test_late_is_read_from_the_gradebook_entry_and_absent_when_on_time():
-    assert grade_mod._late({"seconds_late": 0, "notebooks": [{"late_submission_penalty": None}]}) is None
-    assert grade_mod._late({}) is None
-    assert grade_mod._late({"seconds_late": 90.5, "notebooks": [{"late_submission_penalty": 3.0},
+    assert gradebook.late_of({"seconds_late": 0, "notebooks": [{"late_submission_penalty": None}]}) is None
+    assert gradebook.late_of({}) is None
+    assert gradebook.late_of({"seconds_late": 90.5, "notebooks": [{"late_submission_penalty": 3.0},
                                                                 {"late_submission_penalty": None}]}) \
         == {"seconds": 90.5, "penalty": 3.0}
 
@@ -61,8 +62,8 @@ def test_the_csv_takes_the_late_penalty_off_the_total_and_leaves_on_time_cells_e
     full = results.summarize(LAB, source_nb, _event(source_nb))
     out = {"alice": {**full, "flags": []},
            "carol": {**full, "flags": ["loss: imports gc"], "late": {"seconds": 3600.0, "penalty": 4.0}},
-           "erin": {**grade_mod._invalid(LAB, source_nb, "not valid JSON")}}
-    path = grade_mod.export_csv(course, LAB, source_nb, out)
+           "erin": {**submissions.invalid_result(LAB, source_nb, "not valid JSON")}}
+    path = report.export_csv(course, LAB, source_nb, out)
     with open(path) as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert float(rows["alice"]["total"]) == full["total"] and rows["alice"]["late_penalty"] == ""
@@ -75,7 +76,7 @@ def test_the_reports_numbers_count_late_flagged_and_not_graded_students(source_n
     full = results.summarize(LAB, source_nb, _event(source_nb))
     students = {"alice": {**full, "flags": [], "seconds": 10.0},
                 "carol": {**full, "flags": ["x"], "seconds": 12.0, "late": {"seconds": 60.0, "penalty": 0.0}},
-                "erin": grade_mod._invalid(LAB, source_nb, "two notebooks")}
+                "erin": submissions.invalid_result(LAB, source_nb, "two notebooks")}
     questions = report._questions(source_nb, students)
     stats = report.summarize(students, source_nb, questions, {})
     assert stats["students"] == 3 and stats["statuses"] == {"graded": 2, "invalid_submission": 1}
@@ -92,15 +93,15 @@ def test_a_resume_state_from_an_older_or_broken_file_means_a_regrade_never_a_cra
     path = course.grades / ".state" / f"{LAB}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content)
-    state = grade_mod.State(course, LAB)
+    state = State(course, LAB)
     assert state.students == {} and not state.was_generated and state.template() is None
     assert state.current(["alice"]) == {}
 
 
 def test_a_changed_due_date_makes_every_kept_result_stale(course):
-    state = grade_mod.State(course, LAB, deadline={"duedate": None, "extensions": {}})
+    state = State(course, LAB, deadline={"duedate": None, "extensions": {}})
     state.remember("alice", "abc", {"status": "graded"})
-    again = grade_mod.State(course, LAB, deadline={"duedate": None, "extensions": {}})
+    again = State(course, LAB, deadline={"duedate": None, "extensions": {}})
     assert "alice" in again.students
-    moved = grade_mod.State(course, LAB, deadline={"duedate": "2027-01-15T22:59:00", "extensions": {}})
+    moved = State(course, LAB, deadline={"duedate": "2027-01-15T22:59:00", "extensions": {}})
     assert moved.students == {}
