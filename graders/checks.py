@@ -19,7 +19,6 @@ only when the student's value could be a keras model at all.
 import inspect
 import math
 import numbers
-import sys
 
 import numpy as np
 

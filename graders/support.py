@@ -8,8 +8,6 @@ what was checked, expected against got, and a hint for the common mistake.
 """
 
 import inspect
-import math
-import numbers
 import sys
 
 import numpy as np
