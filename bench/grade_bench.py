@@ -33,7 +33,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dlkit import course as course_mod, notebooks  # noqa: E402
+from dlkit import course as course_mod, notebooks, submissions  # noqa: E402
 
 BIN = pathlib.Path(sys.executable).parent
 
@@ -44,16 +44,11 @@ def make_course(course, lab: str, dest: pathlib.Path, copies: int) -> list[str]:
     shutil.copy2(course.root / "nbgrader_config.py", dest / "nbgrader_config.py")
     shutil.copytree(course.source / lab, dest / "source" / lab)
     shutil.copytree(course.data, dest / "data")
-    source_nb = notebooks.read(course.source_notebook(lab))
-    student_path = next((course.release / lab).glob("*.ipynb"))
-    student_nb = notebooks.read(student_path)
-    filled = notebooks.clear_outputs(notebooks.fill_solutions(student_nb, source_nb))
+    filled = submissions.filled(course, lab)
     students = [f"student{k:03d}" for k in range(copies)]
+    scratch = course_mod.load(dest)
     for student in students:
-        folder = dest / "submitted" / student / lab
-        notebooks.write(filled, folder / student_path.name)
-        for data_file in course.data_files(lab):
-            shutil.copyfile(data_file, folder / data_file.name)
+        submissions.write_submission(scratch, lab, student, filled, data=True)
     return students
 
 

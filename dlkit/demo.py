@@ -15,7 +15,7 @@ import os
 import pathlib
 import shutil
 
-from . import course as course_mod, grade as grade_mod, notebooks, release as release_mod
+from . import course as course_mod, grade as grade_mod, release as release_mod, submissions
 from .results import Status
 from .tryout import fixture_files
 
@@ -45,9 +45,6 @@ def by_outcome(files: list[tuple[pathlib.Path, str]], count: int) -> list[pathli
 
 def make_class(course, lab: str, *, mutants: int = 3, variants: int = 2, adversarial: int = 5) -> list[str]:
     """Write the synthetic class of `lab` into submitted/ and return the student ids."""
-    source_nb = notebooks.read(course.source_notebook(lab))
-    student_path = next((course.release / lab).glob("*.ipynb"))
-    student_nb = notebooks.read(student_path)
     fixtures = course.root / "tests" / "fixtures" / lab
     members: list[tuple[str, dict, bool]] = [("solution", {}, False), ("blank", {}, True)]
     folders = {"mutant": fixtures / "mutants", "variant": fixtures / "variants",
@@ -66,10 +63,8 @@ def make_class(course, lab: str, *, mutants: int = 3, variants: int = 2, adversa
         folder = course.submitted / student / lab
         if folder.exists():
             shutil.rmtree(folder)
-        nb = notebooks.fill_solutions(student_nb, source_nb, blank=blank, replacements=replacements)
-        notebooks.write(notebooks.clear_outputs(nb), folder / student_path.name)
-        for data_file in course.data_files(lab):
-            shutil.copyfile(data_file, folder / data_file.name)
+        nb = submissions.filled(course, lab, blank=blank, replacements=replacements)
+        submissions.write_submission(course, lab, student, nb, data=True)
         students.append(student)
     return students
 

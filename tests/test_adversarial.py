@@ -17,7 +17,7 @@ import socket
 
 import pytest
 
-from dlkit import dispatch, notebooks
+from dlkit import dispatch, notebooks, submissions
 from dlkit.course import load
 from dlkit.grade import grade
 from dlkit.tryout import try_lab
@@ -50,10 +50,7 @@ def _outcome(case: pathlib.Path) -> str:
 
 
 def _fill(course_root, lab, *, replacements=None):
-    course = load(course_root)
-    source_nb = notebooks.read(course.source_notebook(lab))
-    student_nb = notebooks.read(next((course.release / lab).glob("*.ipynb")))
-    return notebooks.fill_solutions(student_nb, source_nb, replacements=replacements)
+    return submissions.filled(load(course_root), lab, replacements=replacements)
 
 
 def _submit(course_root, lab, student, nb) -> pathlib.Path:

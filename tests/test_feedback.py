@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
-from dlkit import notebooks
+from dlkit import notebooks, submissions
 from dlkit.course import load
 from dlkit.feedback import HIDDEN_NOTE, MIN_GUARDED_LINE, strip_ansi
 from dlkit.grade import grade
@@ -71,8 +71,7 @@ def graded(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("feedback"))
     course = load(root)
     source_nb = notebooks.read(course.source_notebook(LAB))
-    release_path = next((course.release / LAB).glob("*.ipynb"))
-    student_nb = notebooks.read(release_path)
+    release_path = submissions.released_notebook(course, LAB)
     mutant = (FIXTURES / LAB / "mutants" / "converges__hardcodes_lecture_rates.py").read_text()
     classroom = {
         "alice": dict(),
@@ -80,8 +79,7 @@ def graded(tmp_path_factory):
         "carol": dict(blank=True),
     }
     for student, how in classroom.items():
-        nb = notebooks.fill_solutions(student_nb, source_nb, **how)
-        notebooks.write(notebooks.clear_outputs(nb), course.submitted / student / LAB / release_path.name)
+        submissions.write_submission(course, LAB, student, submissions.filled(course, LAB, **how))
     out = grade(lab=LAB, root=root)
     pages = {s: (course.feedback / s / LAB / release_path.with_suffix(".html").name).read_text()
              for s in classroom}

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from dlkit import DlkitError, notebooks
+from dlkit import DlkitError, notebooks, submissions
 from dlkit.course import load
 from dlkit.grade import grade
 
@@ -27,20 +27,16 @@ DUE = "2026-11-20 18:00:00 UTC"
 
 def _submit(course_root, student, nb=None, raw=None):
     course = load(course_root)
-    folder = course.submitted / student / LAB
-    folder.mkdir(parents=True)
-    name = next((course.release / LAB).glob("*.ipynb")).name
     if raw is not None:
-        (folder / name).write_text(raw)
+        folder = course.submitted / student / LAB
+        folder.mkdir(parents=True)
+        (folder / submissions.released_notebook(course, LAB).name).write_text(raw)
     else:
-        notebooks.write(nb, folder / name)
+        submissions.write_submission(course, LAB, student, nb)
 
 
 def _student_nb(course_root, *, blank=False, replacements=None):
-    course = load(course_root)
-    source_nb = notebooks.read(course.source_notebook(LAB))
-    student_nb = notebooks.read(next((course.release / LAB).glob("*.ipynb")))
-    return notebooks.fill_solutions(student_nb, source_nb, blank=blank, replacements=replacements)
+    return submissions.filled(load(course_root), LAB, blank=blank, replacements=replacements)
 
 
 @pytest.mark.xdist_group("grade")

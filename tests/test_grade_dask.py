@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from dlkit import cli, notebooks
+from dlkit import cli, notebooks, submissions
 from dlkit.course import load
 
 from conftest import FIXTURES
@@ -81,11 +81,7 @@ def _executed(address: str) -> int:
 
 def _submit(course_root, student, **fill):
     course = load(course_root)
-    source_nb = notebooks.read(course.source_notebook(LAB))
-    released = next((course.release / LAB).glob("*.ipynb"))
-    nb = notebooks.fill_solutions(notebooks.read(released), source_nb, **fill)
-    notebooks.write(nb, course.submitted / student / LAB / released.name)
-    return course.submitted / student / LAB / released.name
+    return submissions.write_submission(course, LAB, student, submissions.filled(course, LAB, **fill))
 
 
 def _grade(course_root, monkeypatch, capsys, *args) -> tuple[dict, str]:

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from dlkit import notebooks
+from dlkit import notebooks, submissions
 from dlkit.course import load
 from dlkit.grade import grade
 from dlkit.report import write_report
@@ -32,15 +32,12 @@ def loss(w, x, y):
 
 def _submit(root, student, *, raw=None, **how):
     course = load(root)
-    release_path = next((course.release / LAB).glob("*.ipynb"))
-    folder = course.submitted / student / LAB
-    folder.mkdir(parents=True)
     if raw is not None:
-        (folder / release_path.name).write_text(raw)
+        folder = course.submitted / student / LAB
+        folder.mkdir(parents=True)
+        (folder / submissions.released_notebook(course, LAB).name).write_text(raw)
         return
-    source_nb = notebooks.read(course.source_notebook(LAB))
-    nb = notebooks.fill_solutions(notebooks.read(release_path), source_nb, **how)
-    notebooks.write(notebooks.clear_outputs(nb), folder / release_path.name)
+    submissions.write_submission(course, LAB, student, submissions.filled(course, LAB, **how))
 
 
 def _text(page: str) -> str:

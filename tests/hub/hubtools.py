@@ -62,17 +62,14 @@ def home(user: str) -> pathlib.Path:
 
 
 def write_filled(path: pathlib.Path, user: str, lab: str, *, blank=False, replacements=None) -> None:
-    """release/LAB's notebook filled in as a student would (dlkit.notebooks.fill_solutions),
-    written to `path` in `user`'s home and given to them, with every folder made for it."""
+    """release/LAB's notebook filled in as a student would (dlkit.submissions.filled), written
+    to `path` in `user`'s home and given to them, with every folder made for it."""
     import shutil
 
-    from dlkit import notebooks
+    from dlkit import notebooks, submissions
     from dlkit.course import load
 
-    course = load(ROOT)
-    released = next((ROOT / "release" / lab).glob("*.ipynb"))
-    nb = notebooks.fill_solutions(notebooks.read(released), notebooks.read(course.source_notebook(lab)),
-                                  blank=blank, replacements=replacements)
+    nb = submissions.filled(load(ROOT), lab, blank=blank, replacements=replacements)
     made = [p for p in reversed(path.parents) if home(user) in p.parents and not p.exists()]
     notebooks.write(nb, path)
     for p in [*made, path]:
