@@ -43,7 +43,6 @@ import time
 from . import DlkitError, course as course_mod, dispatch, engine, gradebook, notebooks, results, scan
 from . import report as report_mod, sandbox as sandbox_mod, submissions
 from .resume import State
-from .results import Status
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
           sandbox: bool = True, jobs: int | None = None, scheduler: str | None = None,
           force: bool = False, progress=None) -> dict:
@@ -126,7 +125,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     try:
         if todo:
             helper.start()  # imports nbgrader while the cluster starts
-            _autograde(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
+            _generate_and_grade(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
                        job={"root": str(course.root), "lab": lab, "timeout": course.notebook_timeout,
                             "env": kernel_env, **due}, helper=helper, feedback=feedback, timing=timing,
                        started=started, closing=closing)
@@ -208,7 +207,7 @@ class Feedback:
         self.pool.shutdown(wait=True)
 
 
-def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job, helper,
+def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job, helper,
                feedback, timing, started, closing) -> None:
     """Steps 3 and 4 of `grade`: generate, then one Dask task per submission, one writer.
 
@@ -277,14 +276,10 @@ def _autograde(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, 
                         writer.record(student, task, flags=flags)
                     if any((course.autograded / student / lab).glob("*.ipynb")):
                         feedback.one(student)
-                    result = results.summarize(lab, source_nb, event)
-                    result["status"] = Status(event.get("status", Status.GRADED))
-                    result["flags"] = flags
-                    result["sandboxed"] = job["env"].get("DLKIT_SANDBOX", "off") != "off"
-                    result["seconds"] = task.get("seconds")
-                    late = gradebook.late_of((task.get("gradebook") or {}))
-                    if late:
-                        result["late"] = late
+                    result = results.build(
+                        lab, source_nb, event, flags=flags, seconds=task.get("seconds"),
+                        sandboxed=job["env"].get("DLKIT_SANDBOX", "off") != "off",
+                        late=gradebook.late_of(task.get("gradebook") or {})).as_dict()
                     state.remember(student, task.get("sha256"), result)
                     settle(student, result, running)
 

@@ -57,7 +57,7 @@ def write_report(*, root: os.PathLike | str | None = None, lab: str) -> pathlib.
     messages = {s: failure_messages(course, lab, source_nb, s)
                 for s, r in students.items() if r.get("status") == Status.GRADED}
 
-    stats = summarize(students, source_nb, questions, messages)                       # 2. compute
+    stats = numbers(students, source_nb, questions, messages)                       # 2. compute
     page = _page(lab, stats)                                                          # 3-4. plot, write
     course.grades.mkdir(parents=True, exist_ok=True)
     path = course.grades / f"{lab}-report.html"
@@ -138,7 +138,7 @@ def export_csv(course, lab: str, source_nb, out: dict) -> pathlib.Path:
 
 # --- 2. compute ---------------------------------------------------------------------------------
 
-def summarize(students: dict, source_nb, questions: list[str], messages: dict) -> dict:
+def numbers(students: dict, source_nb, questions: list[str], messages: dict) -> dict:
     """Every number of the report, as plain data (the page only formats it)."""
     totals = [float(r.get("total") or 0.0) for r in students.values()]
     max_total = max((float(r.get("max_total") or 0.0) for r in students.values()), default=0.0)

@@ -1,6 +1,7 @@
 """Scores of one graded submission, in the shape `dlkit try --json` prints, and its status."""
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 from . import notebooks
@@ -41,12 +42,44 @@ def test_points(source_nb) -> list[tuple[str, float]]:
             for c in source_nb.cells if notebooks.is_test(c)]
 
 
-def summarize(lab: str, source_nb, event: dict) -> dict:
-    """{"lab", "status", "total", "max_total", "tests": [...]} from a worker's result event.
-
-    Only autograded test cells count: manually graded answers are left out of the totals.
-    A submission that could not be graded gets 0 on every test, and an "error" saying why.
+@dataclasses.dataclass
+class Result:
+    """One submission's result. `build` makes it, for `dlkit grade`, `dlkit try` and a submission
+    that could not be graded alike; `as_dict` writes it (`try --json`, grades/LAB.json, the
+    resume state), leaving out what does not apply: "error" when graded, "late" when on time,
+    the grading run's own fields ("seconds", "sandboxed") under try, "files" outside `try --each`.
     """
+
+    lab: str
+    status: Status
+    total: float
+    max_total: float
+    tests: list[dict]                 # {"grade_id", "score", "max_score"} per test cell
+    flags: list[Flag] = dataclasses.field(default_factory=list)
+    error: str | None = None          # why it was not graded
+    seconds: float | None = None      # grade: the task's time
+    sandboxed: bool | None = None     # grade: run in the sandbox
+    late: dict | None = None          # grade: {"seconds", "penalty"}, when late
+    files: dict | None = None         # try --each: {grade_id: fixture path}
+    file: str | None = None           # try --each with one fixture
+
+    def as_dict(self) -> dict:
+        out = {"lab": self.lab, "status": self.status, "total": self.total,
+               "max_total": self.max_total, "tests": self.tests}
+        if self.error is not None:
+            out["error"] = self.error
+        out["flags"] = list(self.flags)
+        for key in ("sandboxed", "seconds", "late", "files", "file"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+def build(lab: str, source_nb, event: dict, **extra) -> Result:
+    """The result of a child's event (or a failed one): each test cell's score from the event
+    (only autograded test cells count: manually graded answers are left out of the totals), its
+    status, and `extra` fields of Result. A submission that could not be graded gets 0 on every
+    test, and an "error" saying why ("<status>: <error>" unless `extra` gives one)."""
     graded = {}
     for nb in event.get("notebooks", []):
         for g in nb["grades"]:
@@ -54,16 +87,11 @@ def summarize(lab: str, source_nb, event: dict) -> dict:
                 graded[g["grade_id"]] = g["score"]
     tests = [{"grade_id": gid, "score": float(graded.get(gid, 0.0)), "max_score": pts}
              for gid, pts in test_points(source_nb)]
-    result = {
-        "lab": lab,
-        "status": Status(event.get("status", Status.GRADED)),
-        "total": float(sum(t["score"] for t in tests)),
-        "max_total": float(sum(t["max_score"] for t in tests)),
-        "tests": tests,
-    }
-    if result["status"] is not Status.GRADED:
-        result["error"] = f"{event.get('status')}: {event.get('error')}"
-    return result
+    status = Status(event.get("status", Status.GRADED))
+    if status is not Status.GRADED and "error" not in extra:
+        extra["error"] = f"{status}: {event.get('error')}"
+    return Result(lab=lab, status=status, total=float(sum(t["score"] for t in tests)),
+                  max_total=float(sum(t["max_score"] for t in tests)), tests=tests, **extra)
 
 
 def integrity_flags(event: dict) -> list[Flag]:

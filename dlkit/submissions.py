@@ -53,11 +53,9 @@ def check_submission(folder: pathlib.Path, expected: str) -> str | None:
     return None
 
 def invalid_result(lab: str, source_nb, reason: str) -> dict:
-    result = results.summarize(lab, source_nb, {"status": Status.INVALID_SUBMISSION, "error": reason})
-    result["error"] = reason
-    result["flags"] = []
-    result["seconds"] = 0.0
-    return result
+    """The result of a submission that cannot be graded: 0 on every test, the reason as "error"."""
+    return results.build(lab, source_nb, {"status": Status.INVALID_SUBMISSION}, error=reason,
+                         seconds=0.0).as_dict()
 
 def invalid_feedback(course, lab: str, student: str, reason: str) -> None:
     """feedback/<student>/LAB/: a page saying why the submission could not be graded, under the

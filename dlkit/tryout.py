@@ -215,11 +215,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
 
     out = []
     for sid, rep, files in subs:
-        result = results.summarize(lab, source_nb, by_student[sid])
-        result["flags"] = scanned.get(sid, []) + results.integrity_flags(by_student[sid])
-        if files is not None:
-            result["files"] = files
-            if len(files) == 1:
-                result["file"] = next(iter(files.values()))
-        out.append(result)
+        flags = scanned.get(sid, []) + results.integrity_flags(by_student[sid])
+        one = next(iter(files.values())) if files is not None and len(files) == 1 else None
+        out.append(results.build(lab, source_nb, by_student[sid], flags=flags, files=files, file=one).as_dict())
     return out if each is not None else out[0]

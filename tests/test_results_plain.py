@@ -37,16 +37,16 @@ def _event(source_nb, lost: set[str] = frozenset(), status="graded") -> dict:
 
 def test_a_full_event_sums_every_test_and_a_lost_test_costs_its_points(source_nb):
     points = dict(results.test_points(source_nb))
-    full = results.summarize(LAB, source_nb, _event(source_nb))
+    full = results.build(LAB, source_nb, _event(source_nb)).as_dict()
     assert full["status"] == "graded" and full["total"] == full["max_total"] == sum(points.values())
     first = next(iter(points))
-    lost = results.summarize(LAB, source_nb, _event(source_nb, {first}))
+    lost = results.build(LAB, source_nb, _event(source_nb, {first})).as_dict()
     assert lost["total"] == full["total"] - points[first]
     assert "error" not in lost
 
 
 def test_an_event_that_is_not_graded_scores_zero_with_its_reason(source_nb):
-    out = results.summarize(LAB, source_nb, {"status": "timed_out", "error": "past 900 s"})
+    out = results.build(LAB, source_nb, {"status": "timed_out", "error": "past 900 s"}).as_dict()
     assert out["total"] == 0.0 and out["max_total"] > 0 and out["error"] == "timed_out: past 900 s"
 
 
@@ -59,7 +59,7 @@ def test_late_is_read_from_the_gradebook_entry_and_absent_when_on_time():
 
 
 def test_the_csv_takes_the_late_penalty_off_the_total_and_leaves_on_time_cells_empty(course, source_nb):
-    full = results.summarize(LAB, source_nb, _event(source_nb))
+    full = results.build(LAB, source_nb, _event(source_nb)).as_dict()
     out = {"alice": {**full, "flags": []},
            "carol": {**full, "flags": ["loss: imports gc"], "late": {"seconds": 3600.0, "penalty": 4.0}},
            "erin": {**submissions.invalid_result(LAB, source_nb, "not valid JSON")}}
@@ -73,12 +73,12 @@ def test_the_csv_takes_the_late_penalty_off_the_total_and_leaves_on_time_cells_e
 
 
 def test_the_reports_numbers_count_late_flagged_and_not_graded_students(source_nb):
-    full = results.summarize(LAB, source_nb, _event(source_nb))
+    full = results.build(LAB, source_nb, _event(source_nb)).as_dict()
     students = {"alice": {**full, "flags": [], "seconds": 10.0},
                 "carol": {**full, "flags": ["x"], "seconds": 12.0, "late": {"seconds": 60.0, "penalty": 0.0}},
                 "erin": submissions.invalid_result(LAB, source_nb, "two notebooks")}
     questions = report._questions(source_nb, students)
-    stats = report.summarize(students, source_nb, questions, {})
+    stats = report.numbers(students, source_nb, questions, {})
     assert stats["students"] == 3 and stats["statuses"] == {"graded": 2, "invalid_submission": 1}
     assert stats["late"] == {"carol": (60.0, 0.0)} and list(stats["flagged"]) == ["carol"]
     assert stats["not_graded"] == {"erin": ("invalid_submission", "two notebooks")}
@@ -105,3 +105,15 @@ def test_a_changed_due_date_makes_every_kept_result_stale(course):
     assert "alice" in again.students
     moved = State(course, LAB, deadline={"duedate": "2027-01-15T22:59:00", "extensions": {}})
     assert moved.students == {}
+
+
+def test_a_result_is_written_in_the_documented_shapes(source_nb):
+    tried = results.build(LAB, source_nb, _event(source_nb)).as_dict()
+    assert list(tried) == ["lab", "status", "total", "max_total", "tests", "flags"]
+    graded = results.build(LAB, source_nb, _event(source_nb), flags=[results.Flag("loss", "imports gc")],
+                           seconds=3.5, sandboxed=True, late={"seconds": 60.0, "penalty": 0.0}).as_dict()
+    assert set(graded) == {"lab", "status", "total", "max_total", "tests", "flags", "sandboxed", "seconds", "late"}
+    assert json.loads(json.dumps(graded))["flags"] == ["loss: imports gc"]
+    invalid = submissions.invalid_result(LAB, source_nb, "two notebooks")
+    assert invalid["error"] == "two notebooks" and invalid["status"] == "invalid_submission"
+    assert set(invalid) == {"lab", "status", "total", "max_total", "tests", "error", "flags", "seconds"}
