@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from dlkit import notebooks
+from dlkit import notebooks, submissions
 from dlkit.course import load
 from dlkit.tryout import combine_rounds, fixture_files
 
@@ -49,13 +49,10 @@ print("DLKIT-VALIDATE " + json.dumps({k: [c["source"] for c in v] for k, v in re
 
 def student_folder(tmp: pathlib.Path, lab: str, *, blank=False, replacements=None) -> pathlib.Path:
     """The released lab as a student fetches it, filled in: the notebook and its data files."""
-    course = load(ROOT)
     folder = tmp / lab
     shutil.copytree(ROOT / "release" / lab, folder)
     student_path = next(folder.glob("*.ipynb"))
-    nb = notebooks.fill_solutions(notebooks.read(student_path), notebooks.read(course.source_notebook(lab)),
-                                  blank=blank, replacements=replacements)
-    notebooks.write(nb, student_path)
+    notebooks.write(submissions.filled(load(ROOT), lab, blank=blank, replacements=replacements), student_path)
     return student_path
 
 
@@ -81,15 +78,11 @@ def test_the_hubs_cell_limit_is_the_courses():
     assert hub.Execute.startup_timeout == course.Execute.startup_timeout
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("validate")
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_passes_the_solution(lab, tmp_path):
     assert validate(student_folder(tmp_path, lab)) == {}
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("validate")
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_fails_the_blank_notebook(lab, tmp_path):
     result = validate(student_folder(tmp_path, lab, blank=True))
@@ -102,8 +95,6 @@ NOISY = [  # correct answers that write to stderr, each a reason Validate used t
 ]
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("validate")
 @pytest.mark.parametrize("lab, name", NOISY, ids=[n for _, n in NOISY])
 def test_validate_passes_a_correct_answer_that_writes_to_stderr(lab, name, tmp_path):
     path = FIXTURES / lab / "variants" / name
