@@ -46,12 +46,14 @@ from dataclasses import dataclass, field
 import nbformat
 import nbformat.corpus.words
 
+import graders
+
 from . import DlkitError, course as course_mod, notebooks, skip
 from .release import replace_folder
 
 OUTPUT = "otter"
 IGNORE_TAG = "otter_ignore"  # otter.execute.preprocessor.IGNORE_CELL_TAG
-GRADERS = pathlib.Path(__file__).resolve().parents[1] / "graders"
+GRADERS = pathlib.Path(graders.__file__).resolve().parent  # the package the kernels import
 # The packages the notebooks import, pinned to the versions installed here, so that the
 # grading image computes what nbgrader's kernels compute.
 KERNEL_PACKAGES = ("numpy", "pandas", "matplotlib", "keras", "tensorflow")
