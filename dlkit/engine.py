@@ -103,15 +103,18 @@ class Nbgrader:
     """One `python -m dlkit.child` process that runs nbgrader, one request at a time.
 
     Importing nbgrader costs seconds of CPU, about what a lab01 notebook takes to run, so a
-    process is kept warm between requests: a `try` job grades its submissions in one, a Dask
-    worker keeps idle ones per sandbox environment (`lease`, `prewarm`), and `dlkit grade` keeps
+    process is kept warm between requests and between jobs: `dlkit try` (and `flake`, and the
+    tests, which call it many times in one process) and each Dask worker lease idle ones per
+    environment from a pool of at most MAX_IDLE (`lease`, `prewarm`), and `dlkit grade` keeps
     one for its generates and its feedback. `env` goes to the child's environment, and so to the
     kernels it starts (the sandbox's settings, dlkit.sandbox.worker_env); nbgrader's log goes to
     `log` (appended) or to a temporary file.
     """
 
-    _idle: dict[str, list["Nbgrader"]] = {}
+    _idle: dict[str, list["Nbgrader"]] = {}  # by environment
+    _order: list["Nbgrader"] = []             # every idle one, least recently returned first
     _lock = threading.Lock()
+    MAX_IDLE = 4  # warm processes kept for later leases (about 150 MB each)
 
     def __init__(self, env: dict | None = None, log: pathlib.Path | None = None):
         self.env, self.log_path = dict(env or {}), log
@@ -126,27 +129,41 @@ class Nbgrader:
     @classmethod
     @contextlib.contextmanager
     def lease(cls, env: dict):
-        """A warm process for `env` from the pool, this caller's alone until the block ends."""
+        """A warm process for `env` from the pool, this caller's alone until the block ends;
+        then it goes back, and the pool closes its oldest idle ones beyond MAX_IDLE."""
         key = json.dumps(env, sort_keys=True)
         with cls._lock:
             idle = cls._idle.setdefault(key, [])
             warm = idle.pop() if idle else cls(env)
+            if warm in cls._order:
+                cls._order.remove(warm)
         try:
             yield warm
         finally:
             with cls._lock:
-                cls._idle[key].append(warm)
+                cls._keep(key, warm)
 
     @classmethod
     def prewarm(cls, env: dict, count: int) -> None:
         """Start processes for `env` (up to `count` idle ones) that import nbgrader meanwhile."""
         key = json.dumps(env, sort_keys=True)
         with cls._lock:
-            idle = cls._idle.setdefault(key, [])
-            for _ in range(count - len(idle)):
+            for _ in range(count - len(cls._idle.setdefault(key, []))):
                 warm = cls(env)
                 warm.start()
-                idle.append(warm)
+                cls._keep(key, warm)
+
+    @classmethod
+    def _keep(cls, key: str, warm: "Nbgrader") -> None:
+        """Put `warm` in the pool (under the lock); close the oldest beyond MAX_IDLE."""
+        cls._idle.setdefault(key, []).append(warm)
+        cls._order.append(warm)
+        while len(cls._order) > cls.MAX_IDLE:
+            oldest = cls._order.pop(0)
+            for idle in cls._idle.values():
+                if oldest in idle:
+                    idle.remove(oldest)
+            oldest.close()
 
     def start(self) -> None:
         """Start the child, unless it runs already; it imports nbgrader before any request."""

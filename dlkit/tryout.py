@@ -192,7 +192,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
             }))
             out = {}
             expected = course.source_notebook(lab).name
-            with engine.Nbgrader(env, log=workdir / "logs" / "autograde.log") as child:
+            with engine.Nbgrader.lease(env) as child:  # warm from an earlier job with this env
                 ready = child.call({"command": "try_setup", "root": str(workdir), "lab": lab,
                                     "spec": str(spec)}, timeout=600)
                 if not ready.get("success"):
