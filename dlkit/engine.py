@@ -114,7 +114,7 @@ class Nbgrader:
     _idle: dict[str, list["Nbgrader"]] = {}  # by environment
     _order: list["Nbgrader"] = []             # every idle one, least recently returned first
     _lock = threading.Lock()
-    MAX_IDLE = 4  # warm processes kept for later leases (about 150 MB each)
+    MAX_IDLE = 8  # warm processes kept for later leases (about 150 MB each)
 
     def __init__(self, env: dict | None = None, log: pathlib.Path | None = None):
         self.env, self.log_path = dict(env or {}), log

@@ -210,13 +210,16 @@ def test_try_and_grade_give_the_same_result_for_the_same_submission(course_copy)
     source_nb = notebooks.read(load(course_copy).source_notebook(LAB))
     loss = notebooks.solution_code(notebooks.solution_cells(source_nb)["loss"])
     mutant = (FIXTURES / LAB / "mutants" / "converges__hardcodes_lecture_rates.py").read_text()
-    cases = {"solution": {}, "mutant": {"converges": mutant},
-             "tampering": {"loss": "import numpy as np\nnp.allclose = np.isclose\n" + loss}}
-    tried = {}
-    for student, replacements in cases.items():
-        tried[student] = try_lab(lab=LAB, replace=replacements, root=course_copy)
-        _submit(course_copy, student, _student_nb(course_copy, replacements=replacements))
-    graded = grade(lab=LAB, root=course_copy, jobs=2)["students"]
+    cases = {"solution": ("loss", loss), "mutant": ("converges", mutant),
+             "tampering": ("loss", "import numpy as np\nnp.allclose = np.isclose\n" + loss)}
+    answers = course_copy.parent / "answers"  # one `try --each` job: one file per submission
+    answers.mkdir()
+    for student, (gid, code) in cases.items():
+        (answers / f"{gid}__{student}.py").write_text(code)
+        _submit(course_copy, student, _student_nb(course_copy, replacements={gid: code}))
+    tried = {pathlib.Path(r["file"]).stem.split("__")[1]: r
+             for r in try_lab(lab=LAB, each=answers, jobs=1, root=course_copy)}
+    graded = grade(lab=LAB, root=course_copy, jobs=1)["students"]
 
     fields = ("lab", "status", "total", "max_total", "tests", "flags")
     for student in cases:
