@@ -127,7 +127,7 @@ def grade_submission(job: dict, template: bytes) -> dict:
             shutil.copytree(submitted, mine)
             out["sha256"] = folder_sha256(mine)
             lap("scratch")
-            with engine.Nbgrader.lease(job["env"]) as warm:                             # 3. autograde
+            with engine.Nbgrader.lease(job["env"]) as warm:                           # 3. autograde
                 event = warm.autograde(work, lab, student, timeout=job["timeout"])
             out["event"] = event
             lap("autograde")

@@ -43,6 +43,8 @@ import time
 from . import DlkitError, course as course_mod, dispatch, engine, gradebook, notebooks, results, scan
 from . import report as report_mod, sandbox as sandbox_mod, submissions
 from .resume import State
+
+
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
           sandbox: bool = True, jobs: int | None = None, scheduler: str | None = None,
           force: bool = False, progress=None) -> dict:
@@ -73,7 +75,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     course = course_mod.load(root)
     course.check_lab(lab)
     source_nb = notebooks.read(course.source_notebook(lab))
-    everyone = submissions.collect(course, lab)                                               # 1. collect
+    everyone = submissions.collect(course, lab)                                   # 1. collect
     if students:
         missing = sorted(set(students) - set(everyone))
         if missing:
@@ -125,10 +127,12 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     try:
         if todo:
             helper.start()  # imports nbgrader while the cluster starts
-            _generate_and_grade(course, lab, source_nb, todo, state, settle, jobs=jobs, scheduler=scheduler,
-                       job={"root": str(course.root), "lab": lab, "timeout": course.notebook_timeout,
-                            "env": kernel_env, **due}, helper=helper, feedback=feedback, timing=timing,
-                       started=started, closing=closing)
+            _generate_and_grade(course, lab, source_nb, todo, state, settle, jobs=jobs,
+                                scheduler=scheduler, job={"root": str(course.root), "lab": lab,
+                                                          "timeout": course.notebook_timeout,
+                                                          "env": kernel_env, **due},
+                                helper=helper, feedback=feedback, timing=timing, started=started,
+                                closing=closing)
         autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
         if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
             feedback.rest(autograded)                                                 # 5. feedback
@@ -207,8 +211,8 @@ class Feedback:
         self.pool.shutdown(wait=True)
 
 
-def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job, helper,
-               feedback, timing, started, closing) -> None:
+def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job,
+                        helper, feedback, timing, started, closing) -> None:
     """Steps 3 and 4 of `grade`: generate, then one Dask task per submission, one writer.
 
     `timing` gets when (seconds after `started`) each phase ended: "template", "generate",
@@ -271,7 +275,8 @@ def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, sc
                     if writer is None:
                         writer = open_writer()
                     event = {**task["event"], "student": student}
-                    flags = scan.scan_submission(course.submitted / student / lab) + results.integrity_flags(event)
+                    flags = (scan.scan_submission(course.submitted / student / lab)
+                             + results.integrity_flags(event))
                     with feedback.lock:  # the flags wait in the gradebook for a manual grade
                         writer.record(student, task, flags=flags)
                     if any((course.autograded / student / lab).glob("*.ipynb")):

@@ -17,6 +17,7 @@ def url(course) -> str | None:
         return None
     return db_url
 
+
 def deadline(course, lab: str) -> dict:
     """{"duedate": ISO UTC or None, "extensions": {student: seconds}} of `lab`, as the course's
     gradebook says (`nbgrader db assignment add LAB --duedate=...`, formgrader's assignment and
@@ -39,6 +40,7 @@ def deadline(course, lab: str) -> dict:
                              for sub in assignment.submissions if sub.extension}
     return out
 
+
 def manual_scores(course, lab: str, questions: list[str]) -> dict[str, dict[str, float | None]]:
     """{student: {written question: the manual score, or None while nobody graded it}} from the
     gradebook (formgrader writes there)."""
@@ -60,6 +62,7 @@ def manual_scores(course, lab: str, questions: list[str]) -> dict[str, dict[str,
                         scores.setdefault(sub.student.id, {})[grade.name] = grade.manual_score
     return scores
 
+
 def zero_earlier_results(course, lab: str, students: list[str]) -> None:
     """An invalid submission scores 0 in the gradebook too: what an earlier, graded submission
     of the same student left there (scores, autograded notebook) goes."""
@@ -79,6 +82,7 @@ def zero_earlier_results(course, lab: str, students: list[str]) -> None:
         for student in students:
             if writer.has_submission(student):
                 writer.record(student, {"gradebook": None, "autograded": []})
+
 
 def late_of(entry: dict) -> dict | None:
     """{"seconds", "penalty"} of a late submission from its scratch gradebook's entry, else None."""

@@ -57,7 +57,7 @@ def write_report(*, root: os.PathLike | str | None = None, lab: str) -> pathlib.
     messages = {s: failure_messages(course, lab, source_nb, s)
                 for s, r in students.items() if r.get("status") == Status.GRADED}
 
-    stats = numbers(students, source_nb, questions, messages)                       # 2. compute
+    stats = numbers(students, source_nb, questions, messages)                         # 2. compute
     page = _page(lab, stats)                                                          # 3-4. plot, write
     course.grades.mkdir(parents=True, exist_ok=True)
     path = course.grades / f"{lab}-report.html"

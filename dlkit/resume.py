@@ -16,9 +16,10 @@ class State:
 
     Written after each result (atomically), so that an interrupted batch resumes. Everything in
     it holds for one `key`: the lab's source notebook, the course config, nbgrader's version and
-    the lab's due date and extensions (`deadline`); when any changes, every result is stale. A result is current when the submission's files
-    are those it was graded from, it was not a `grading_error` (a failure of the grading
-    machinery, always retried), and the gradebook (and autograded/, when graded) still hold it.
+    the lab's due date and extensions (`deadline`); when any changes, every result is stale. A
+    result is current when the submission's files are those it was graded from, it was not a
+    `grading_error` (a failure of the grading machinery, always retried), and the gradebook (and
+    autograded/, when graded) still hold it.
     It also remembers that the gradebook was generated from this key, and keeps the template
     gradebook (grades/.state/LAB.gradebook.db), so that a rerun generates nothing.
     """

@@ -19,6 +19,7 @@ def collect(course, lab: str) -> list[str]:
         return []
     return sorted(p.name for p in course.submitted.iterdir() if (p / lab).is_dir())
 
+
 def check_submission(folder: pathlib.Path, expected: str) -> str | None:
     """Why the submission in `folder` cannot be graded, or None when it can.
 
@@ -52,10 +53,12 @@ def check_submission(folder: pathlib.Path, expected: str) -> str | None:
         return f"{expected} is not a valid notebook: {first}"
     return None
 
+
 def invalid_result(lab: str, source_nb, reason: str) -> dict:
     """The result of a submission that cannot be graded: 0 on every test, the reason as "error"."""
     return results.build(lab, source_nb, {"status": Status.INVALID_SUBMISSION}, error=reason,
                          seconds=0.0).as_dict()
+
 
 def invalid_feedback(course, lab: str, student: str, reason: str) -> None:
     """feedback/<student>/LAB/: a page saying why the submission could not be graded, under the

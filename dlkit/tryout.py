@@ -27,8 +27,8 @@ import re
 import tempfile
 
 from . import DlkitError, course as course_mod, engine, notebooks, results, scan, scratch
-from .submissions import check_submission
 from . import sandbox as sandbox_mod
+from .submissions import check_submission
 
 FIXTURE_NAME = re.compile(r"^(?P<grade_id>[A-Za-z_][A-Za-z0-9_]*?)__(?P<what>[A-Za-z0-9_.-]+)\.py$")
 
