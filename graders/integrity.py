@@ -1,6 +1,6 @@
 """The end of every graded test cell: proof that it ran, and what notebook code changed.
 
-`dlkit grade` appends `mark(TOKEN)` to each test cell (dlkit/integrity.py). It displays the
+`dlkit grade` appends `mark(TOKEN)` to each test cell (dlkit/plugins/integrity.py). It displays the
 token, which the grader checks after the run, with the list of grading machinery that code
 defined in the notebook has replaced: numpy's and the graders' functions, IPython's
 `showtraceback`, input and AST transformers, event callbacks. Each is a reason for a person to

@@ -26,7 +26,7 @@ __all__ = ["setup", "rng", "graded_alone", "swapped", "given", "Call", "REFERENC
 # The name, in the notebook's globals, of the mapping a test cell's hidden region defines.
 REFERENCES = "_references"
 # Set by dlkit's judge, which runs test cells on the host: the student's functions run in their
-# kernel, so the references must be swapped there too (dlkit/judge.py). None in a kernel.
+# kernel, so the references must be swapped there too (dlkit/verdict/judge.py). None in a kernel.
 _host = None
 
 

@@ -1,10 +1,12 @@
 """What the checks are made of: failing with a message for the student, and reading a
 student's value fail-closed (numbers, shapes, keras models).
 
-The public names here are the graders package's own support API: `graders.checks` and the lab
-modules (`graders.convolution`, `graders.optimization`, `graders.regularization`) build their
-checks from them. A failure is `fail(name, message, hints)`: an AssertionError whose text says
-what was checked, expected against got, and a hint for the common mistake.
+The public names here are the graders package's own support API: the subject modules
+(`graders.values`, `graders.gradients`, `graders.models`, `graders.training`, gathered in
+`graders.checks`) and the lab modules (`graders.convolution`, `graders.optimization`,
+`graders.regularization`) build their checks from them. A failure is `fail(name, message,
+hints)`: an AssertionError whose text says what was checked, expected against got, and a hint
+for the common mistake.
 """
 
 import inspect

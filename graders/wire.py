@@ -1,7 +1,7 @@
 """Values across the kernel/host boundary, as plain data; the kernel's side of a graded run.
 
 When `dlkit grade` runs a notebook, its test cells run on the host, in the judge
-(`dlkit/judge.py`), and only the student's own functions run in the student's kernel. Every value
+(`dlkit/verdict/judge.py`), and only the student's own functions run in the student's kernel. Every value
 that crosses between the two goes through `encode` and `decode`:
 
     numbers, strings, None    as themselves (ints and floats as text, so nan and 2**70 survive)
