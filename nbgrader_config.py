@@ -20,7 +20,7 @@ c.Execute.startup_timeout = 120
 # here): the per-notebook budget, generous for a CPU (every solution runs in under 60-90 s).
 c.Dlkit.notebook_timeout = 900
 
-# --- The sandbox each submission's kernel runs in (dlkit.sandbox; needs bubblewrap) -----------
+# --- The sandbox each submission's kernel runs in (dlkit.plugins.sandbox; needs bubblewrap) ---
 # No network, no view of the course, the gradebook, nbgrader's exchange, other submissions or
 # the grader's home; one writable folder (the submission's private copy). Per kernel: address
 # space (off on GPU hosts), tasks = processes + threads of the sandbox user, CPU seconds per
@@ -48,37 +48,37 @@ c.IgnorePattern.pattern = r"(?s).*"
 # Each graded cell of the source is graded exactly once, whatever the submission did to the
 # notebook's structure (a duplicated, deleted, retyped or stripped test cell): nbgrader's
 # sanitizing steps in its order, with DeduplicateIds and OverwriteCells replaced by dlkit's
-# (dlkit/integrity.py; nbgrader alone fails a notebook with a duplicated cell and leaves a
+# (dlkit/plugins/integrity.py; nbgrader alone fails a notebook with a duplicated cell and leaves a
 # deleted test cell "needs manual grade").
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
-    "dlkit.integrity.DeduplicateIds",
+    "dlkit.plugins.integrity.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "dlkit.integrity.RestoreGradedCells",
+    "dlkit.plugins.integrity.RestoreGradedCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
 # --- Grading rule: the verdict is computed on the host ---------------------------------------
 # dlkit's Execute runs every test cell in the judge, a process of dlkit's on the host, and only
-# the student's functions in their kernel (dlkit/judge.py, dlkit/hosted.py, docs/security.md):
+# the student's functions in their kernel (dlkit/verdict/judge.py, dlkit/verdict/hosted.py, docs/security.md):
 # nothing the student's code does in its kernel can show a pass that the checks, run on the host,
 # did not give. RecordVerdicts (right before SaveAutoGrades) makes each test cell's outputs say
 # exactly that verdict. `c.Execute.judge_on_host = False` runs test cells in the kernel, as plain
 # nbgrader does. AddRunMarks/CheckRunMarks still record, per test cell, a mark displayed by the
 # kernel with what notebook code replaced there (a flag for review, never a score). Cells a lab
 # tags `dlkit:not-graded` (plots, demonstrations that no answer reads) are blanked while the
-# notebook runs (dlkit/skip.py). The rest is nbgrader's default list, in its order.
+# notebook runs (dlkit/plugins/skip.py). The rest is nbgrader's default list, in its order.
 c.Autograde.autograde_preprocessors = [
-    "dlkit.skip.SkipTaggedCells",  # demonstration cells (tag dlkit:not-graded) are not run
-    "dlkit.integrity.AddRunMarks",
-    "dlkit.integrity.Execute",  # nbgrader's, which also records a dead kernel at its cell
-    "dlkit.integrity.CheckRunMarks",
-    "dlkit.skip.RestoreTaggedCells",
+    "dlkit.plugins.skip.SkipTaggedCells",  # demonstration cells (tag dlkit:not-graded) are not run
+    "dlkit.plugins.integrity.AddRunMarks",
+    "dlkit.plugins.integrity.Execute",  # nbgrader's, which also records a dead kernel at its cell
+    "dlkit.plugins.integrity.CheckRunMarks",
+    "dlkit.plugins.skip.RestoreTaggedCells",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "dlkit.outputs.CapOutputBytes",  # LimitOutput counts lines; one line can be 100 MB
-    "dlkit.integrity.RecordVerdicts",  # the judge's verdicts, whatever the steps above did
+    "dlkit.plugins.outputs.CapOutputBytes",  # LimitOutput counts lines; one line can be 100 MB
+    "dlkit.plugins.integrity.RecordVerdicts",  # the judge's verdicts, whatever the steps above did
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -95,7 +95,7 @@ c.LateSubmissionPlugin.penalty_method = "none"
 # (nbgrader's LimitOutput) and in bytes (dlkit's CapOutputBytes, in the list above).
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
-c.CapOutputBytes.max_bytes = 100_000          # per text field of an output (dlkit/outputs.py)
+c.CapOutputBytes.max_bytes = 100_000          # per text field of an output (dlkit/plugins/outputs.py)
 c.CapOutputBytes.max_image_bytes = 2_000_000  # per image; a plot is about 30-60 kB
 
 # --- Data each lab reads (copied next to the notebook when released) --------------------------
@@ -116,13 +116,13 @@ c.Dlkit.host_data = {
 
 # --- Feedback: each test's outcome and message, never the hidden tests' code ------------------
 # nbgrader renders the autograded notebook, hidden tests included (nbgrader #917, by design).
-# HideHiddenTests (dlkit/feedback.py) replaces each hidden region by one comment line and drops
+# HideHiddenTests (dlkit/plugins/feedback.py) replaces each hidden region by one comment line and drops
 # the traceback frames that point into a test cell (IPython quotes the failing line and its
 # neighbours); the exception's name and message stay. It must come after GetGrades (which reads
 # the scores by cell) and before CSSHTMLHeaderPreprocessor; nbgrader's own ClearHiddenTests
 # would strip the source but leave the tracebacks.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "dlkit.feedback.HideHiddenTests",
+    "dlkit.plugins.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

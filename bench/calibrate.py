@@ -93,7 +93,7 @@ def main(argv=None) -> int:
             flag = ("  FAILS ON SOME SEED" if margin <= 0 else
                     "  MARGIN TOO SMALL" if margin < args.min_margin * abs(threshold) else "")
             print(f"  {metric:<24} {lo:9.4g} {hi:9.4g} {direction:>6} {threshold:9.4g} {margin:9.4g}{flag}")
-        print(f"  values: " + "; ".join(f"{m}={[round(v, 4) for v in vs]}" for m, vs in values.items()))
+        print("  values: " + "; ".join(f"{m}={[round(v, 4) for v in vs]}" for m, vs in values.items()))
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -33,22 +32,20 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dlkit import course as course_mod, notebooks, submissions  # noqa: E402
+from dlkit import course as course_mod, notebooks, scratch  # noqa: E402
+from dlkit.grading import submissions  # noqa: E402
 
 BIN = pathlib.Path(sys.executable).parent
 
 
 def make_course(course, lab: str, dest: pathlib.Path, copies: int) -> list[str]:
     """A scratch course at `dest` with the lab released and `copies` solution submissions."""
-    dest.mkdir(parents=True)
-    shutil.copy2(course.root / "nbgrader_config.py", dest / "nbgrader_config.py")
-    shutil.copytree(course.source / lab, dest / "source" / lab)
-    shutil.copytree(course.data, dest / "data")
+    scratch.copy_course(course, dest, labs=[lab])
     filled = submissions.filled(course, lab)
     students = [f"student{k:03d}" for k in range(copies)]
-    scratch = course_mod.load(dest)
+    copy = course_mod.load(dest)
     for student in students:
-        submissions.write_submission(scratch, lab, student, filled, data=True)
+        submissions.write_submission(copy, lab, student, filled, data=True)
     return students
 
 

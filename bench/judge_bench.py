@@ -4,7 +4,7 @@
 
 For each lab, a scratch course with N copies of the solution is graded twice with `dlkit grade
 --jobs J` (sandboxed): once with `c.Execute.judge_on_host = True` (the default: test cells run in
-dlkit's judge, the student's functions in the kernel, dlkit/hosted.py) and once with False (test
+dlkit's judge, the student's functions in the kernel, dlkit/verdict/hosted.py) and once with False (test
 cells run in the kernel, as plain nbgrader and dlkit before the judge did). Prints, per lab and
 mode, the median of the per-notebook grading time (`seconds` in grades/LAB.json, the Dask task's
 wall time: kernel start, run, judge) and the whole command's wall time, and checks that every copy

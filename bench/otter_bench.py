@@ -16,7 +16,6 @@ import concurrent.futures
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dlkit import course as course_mod, notebooks, otter  # noqa: E402
+from dlkit import course as course_mod, notebooks  # noqa: E402
+from dlkit.commands import otter  # noqa: E402
 from grade_bench import BIN, make_course, run, scores  # noqa: E402
 
 

@@ -5,13 +5,13 @@ import argparse
 import json
 import sys
 
-from . import DlkitError
-from .progress import Progress
-from .results import Status
+from dlkit import DlkitError
+from dlkit.grading.results import Status
+from dlkit.progress import Progress
 
 
 def _try(args) -> int:
-    from .tryout import parse_replacements, try_lab
+    from dlkit.commands.tryout import parse_replacements, try_lab
 
     bar = Progress(0, f"try {args.lab}")
 
@@ -37,7 +37,7 @@ def _try(args) -> int:
 
 
 def _release(args) -> int:
-    from .release import release
+    from dlkit.commands.release import release
 
     for folder in release(labs=args.labs):
         print(f"released {folder}")
@@ -45,7 +45,7 @@ def _release(args) -> int:
 
 
 def _otter(args) -> int:
-    from .otter import export
+    from dlkit.commands.otter import export
 
     for folder in export(labs=args.labs):
         print(f"exported {folder}: student/ to hand out, autograder/autograder.zip for "
@@ -54,7 +54,7 @@ def _otter(args) -> int:
 
 
 def _grade_progress(label: str):
-    """The `progress` callback of `dlkit.grade.grade`, drawing one Progress bar."""
+    """The `progress` callback of `dlkit.grading.grade.grade`, drawing one Progress bar."""
     bar = Progress(0, label)
 
     def progress(done, total, student, result, running=0):
@@ -66,7 +66,7 @@ def _grade_progress(label: str):
 
 
 def _grade(args) -> int:
-    from .grade import grade
+    from dlkit.grading.grade import grade
 
     out = grade(lab=args.lab, students=args.student or None, sandbox=not args.unsafe_no_sandbox,
                 jobs=args.jobs, scheduler=args.scheduler, force=args.force,
@@ -96,7 +96,7 @@ def _detail(result: dict) -> str:
 
 
 def _demo(args) -> int:
-    from .demo import demo
+    from dlkit.commands.demo import demo
 
     bars = {}
 
@@ -110,15 +110,15 @@ def _demo(args) -> int:
 
 
 def _report(args) -> int:
-    from .report import write_report
+    from dlkit.grading.report import write_report
 
     print(f"report: {write_report(lab=args.lab)}")
     return 0
 
 
 def _flake(args) -> int:
-    from .course import load
-    from .flake import flake_check
+    from dlkit.commands.flake import flake_check
+    from dlkit.course import load
 
     unstable = 0
     for lab in args.labs or load().labs():
@@ -141,8 +141,8 @@ def _flake(args) -> int:
 
 
 def _config(args) -> int:
-    from . import settings
-    from .course import load
+    from dlkit import settings
+    from dlkit.course import load
 
     print(settings.describe(load().settings))
     return 0
@@ -216,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        from .course import load
+        from dlkit.course import load
 
         load()  # every command stops on a course config it cannot trust (a mistyped setting)
         return args.func(args)

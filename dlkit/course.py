@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import DlkitError, settings as settings_mod
-from .settings import Dlkit
+from dlkit import DlkitError, settings as settings_mod
+from dlkit.settings import Dlkit
 
 CONFIG_NAME = "nbgrader_config.py"
 LAB_PATTERN = re.compile(r"^lab\d\d$")
@@ -73,6 +73,16 @@ class Course:
         if missing:
             raise DlkitError(f"{lab} declares data files that do not exist: {', '.join(missing)}")
         return files
+
+    def students_guide(self) -> pathlib.Path | None:
+        """The students' guide released beside each notebook (`c.Dlkit.students_guide`), or None."""
+        if not self.settings.students_guide:
+            return None
+        path = self.root / self.settings.students_guide
+        if not path.is_file():
+            raise DlkitError(f"c.Dlkit.students_guide is {self.settings.students_guide!r}, and "
+                             f"{path} does not exist (set it to '' to release no guide)")
+        return path
 
     def host_data_files(self, lab: str) -> list[pathlib.Path]:
         """The data files only the grader reads (`c.Dlkit.host_data`): never released, never

@@ -6,7 +6,7 @@ import pathlib
 
 import nbformat
 
-from . import DlkitError
+from dlkit import DlkitError
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -96,7 +96,7 @@ def fill_solutions(student_nb, source_nb, *, blank: bool = False, replacements: 
     Every solution cell gets the source notebook's solution (markers removed) unless `blank`;
     then each `replacements[grade_id]` replaces that cell's code. An unknown grade_id is an
     error naming the ones the notebook has. `answer_id(cell)` says which cells are answers
-    (the otter student version marks them its own way: dlkit.otter).
+    (the otter student version marks them its own way: dlkit.commands.otter).
     """
     nb = nbformat.from_dict(student_nb)
     replacements = dict(replacements or {})

@@ -14,9 +14,9 @@ import difflib
 from traitlets import Dict, Float, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from . import DlkitError
+from dlkit import DlkitError
 
-# Limits of each sandboxed kernel (dlkit.sandbox): the keys `sandbox_limits` accepts.
+# Limits of each sandboxed kernel (dlkit.plugins.sandbox): the keys `sandbox_limits` accepts.
 DEFAULT_LIMITS = {
     "memory_gib": 4,        # address space of each process in the sandbox
     "tasks": 512,           # processes and threads of the sandbox user
@@ -63,6 +63,12 @@ class Dlkit(Configurable):
         value_trait=List(Unicode()), default_value={},
         help="Per lab, the files of data/ only the grader reads (held-out test sets): never "
              "released, never in a grading kernel while the judge runs the tests on the host.",
+    ).tag(config=True)
+    students_guide = Unicode(
+        "docs/students.md",
+        help="The students' guide, a Markdown file (relative to the course directory) released "
+             "beside each lab's notebook as students.md, which the notebook's first cell links; "
+             "'' releases none.",
     ).tag(config=True)
 
     @validate("sandbox_limits")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pathlib
-import shutil
 
 import pytest
 
@@ -11,13 +10,12 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def copy_course(parent: pathlib.Path) -> pathlib.Path:
-    """A writable copy of the course at parent/course (config, source/, release/, data/)."""
-    dest = parent / "course"
-    dest.mkdir()
-    shutil.copy2(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
-    for name in ("source", "release", "data"):
-        shutil.copytree(ROOT / name, dest / name)
-    return dest
+    """A writable copy of the course at parent/course (config, source/, release/, data/, the
+    students' guide), made as dlkit makes its scratch courses."""
+    from dlkit import scratch
+    from dlkit.course import load
+
+    return scratch.copy_course(load(ROOT), parent / "course", release=True)
 
 
 @pytest.fixture

@@ -17,12 +17,13 @@ import socket
 
 import pytest
 
-from dlkit import dispatch, notebooks, submissions
+from dlkit import notebooks
+from dlkit.commands.tryout import try_lab
 from dlkit.course import load
-from dlkit.grade import grade
-from dlkit.tryout import try_lab
-from dlkit.sandbox import unavailable as sandbox_unavailable
-from dlkit.writer import REVIEW_PREFIX
+from dlkit.grading import dispatch, submissions
+from dlkit.grading.grade import grade
+from dlkit.grading.writer import REVIEW_PREFIX
+from dlkit.plugins.sandbox import unavailable as sandbox_unavailable
 
 from conftest import FIXTURES, ROOT, copy_course
 
@@ -33,7 +34,7 @@ NOTEBOOK_CASES = sorted((ADVERSARIAL / LAB / "notebooks").glob("*.py"))
 LAB02_CASES = sorted((ADVERSARIAL / "lab02" / "batch").glob("*.py"))
 MUTANT = FIXTURES / LAB / "mutants" / "loss__mean_instead_of_sum.py"
 MUTANT_TOTAL = 9.0  # loses test_loss (2 points) only: tests/test_labs_grading.py
-# The kernels' environment keeps TZ (dlkit.sandbox.ENV_ALLOW; Dask sets PYTHONHASHSEED itself):
+# The kernels' environment keeps TZ (dlkit.plugins.sandbox.ENV_ALLOW; Dask sets PYTHONHASHSEED itself):
 # a zone of our own name at UTC's offset marks the processes started by this module's grading
 # apart from those of anyone else grading on the machine.
 TZ_MARK = f"<Dlk{secrets.randbelow(10**6):06d}>0"
@@ -445,7 +446,7 @@ def test_the_solution_and_the_mutant_score_the_same_on_two_more_runs(lab01):
 # families/<family>/<grade_id>__<what>__<grade_id>_zero.py: each a wrong answer (most of them a
 # known mutant, tests/fixtures/lab01/mutants/) plus code that tries to make it pass anyway, one
 # family per way in (see the README). All are graded at once, one submission per file, through
-# `dlkit try lab01 --each DIR --jobs 2` (dlkit.tryout.try_lab): the host judge must give each one
+# `dlkit try lab01 --each DIR --jobs 2` (dlkit.commands.tryout.try_lab): the host judge must give each one
 # 0 on its own question and full marks on every other.
 
 FAMILIES_DIR = ADVERSARIAL / LAB / "families"

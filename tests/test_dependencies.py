@@ -21,10 +21,11 @@ import functools
 
 import pytest
 
-from dlkit import notebooks, results
+from dlkit import notebooks
+from dlkit.commands.flake import THREAD_VARIABLES
+from dlkit.commands.tryout import fixture_files, try_lab
 from dlkit.course import load
-from dlkit.flake import THREAD_VARIABLES
-from dlkit.tryout import fixture_files, try_lab
+from dlkit.grading import results
 
 from conftest import FIXTURES, ROOT
 

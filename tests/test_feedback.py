@@ -13,10 +13,11 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
-from dlkit import notebooks, submissions
+from dlkit import notebooks
 from dlkit.course import load
-from dlkit.feedback import HIDDEN_NOTE, MIN_GUARDED_LINE, strip_ansi
-from dlkit.grade import grade
+from dlkit.grading import submissions
+from dlkit.grading.grade import grade
+from dlkit.plugins.feedback import HIDDEN_NOTE, MIN_GUARDED_LINE, strip_ansi
 
 from conftest import FIXTURES, copy_course
 

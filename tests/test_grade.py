@@ -15,9 +15,10 @@ import sys
 
 import pytest
 
-from dlkit import DlkitError, notebooks, submissions
+from dlkit import DlkitError, notebooks
 from dlkit.course import load
-from dlkit.grade import grade
+from dlkit.grading import submissions
+from dlkit.grading.grade import grade
 
 from conftest import FIXTURES
 
@@ -205,7 +206,7 @@ def test_invalid_submissions_are_recorded_with_the_reason_and_never_run(course_c
 def test_try_and_grade_give_the_same_result_for_the_same_submission(course_copy):
     """`dlkit try` goes through what `dlkit grade` does to a submission (the engine, the checks
     of the folder, the scan of the notebook, the flags): every field but the timings agrees."""
-    from dlkit.tryout import try_lab
+    from dlkit.commands.tryout import try_lab
 
     source_nb = notebooks.read(load(course_copy).source_notebook(LAB))
     loss = notebooks.solution_code(notebooks.solution_cells(source_nb)["loss"])

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from dlkit import cli, notebooks, submissions
+from dlkit import cli, notebooks
 from dlkit.course import load
+from dlkit.grading import submissions
 
 from conftest import FIXTURES
 

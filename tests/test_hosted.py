@@ -1,9 +1,9 @@
-"""Test cells judged on the host (dlkit/hosted.py, dlkit/judge.py), seen from a graded notebook."""
+"""Test cells judged on the host (dlkit/verdict/hosted.py, dlkit/verdict/judge.py), seen from a graded notebook."""
 from __future__ import annotations
 
 import pytest
 
-from dlkit.tryout import try_lab
+from dlkit.commands.tryout import try_lab
 
 from conftest import FIXTURES
 

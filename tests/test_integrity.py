@@ -1,4 +1,4 @@
-"""Points only for a recorded pass (dlkit.integrity): a test cell that did not prove it ran to
+"""Points only for a recorded pass (dlkit.plugins.integrity): a test cell that did not prove it ran to
 its end scores 0 and is flagged, whatever the student's code did to hide that."""
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from dlkit.integrity import (ERROR_NAME, MIME, VERDICTS_KEY, AddRunMarks, CheckRunMarks, RecordVerdicts,
-                             tampered, unproven)
-from dlkit.tryout import try_lab
+from dlkit.plugins.integrity import (ERROR_NAME, MIME, VERDICTS_KEY, AddRunMarks, CheckRunMarks, RecordVerdicts, tampered, unproven)
+from dlkit.commands.tryout import try_lab
 
 from conftest import FIXTURES, ROOT
 

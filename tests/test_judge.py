@@ -1,6 +1,6 @@
-"""dlkit.judge: test cells run on the host, against the student's functions in their kernel.
+"""dlkit.verdict.judge: test cells run on the host, against the student's functions in their kernel.
 
-Unit tests of its helpers, then the judge process end to end through `dlkit.hosted.JudgeProcess`,
+Unit tests of its helpers, then the judge process end to end through `dlkit.verdict.hosted.JudgeProcess`,
 with this test standing in for the parent and the kernel (no Jupyter kernel is started).
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlkit import judge as judge_module
-from dlkit.hosted import JudgeGone, JudgeProcess
-from dlkit.judge import _copy_back, _reference_sources, free_names, import_statements, remote_exception
+from dlkit.verdict import judge as judge_module
+from dlkit.verdict.hosted import JudgeGone, JudgeProcess
+from dlkit.verdict.judge import (_copy_back, _reference_sources, free_names, import_statements, remote_exception)
 from graders import wire
 
 pytestmark = pytest.mark.fast  # no kernel: `make test-fast`

@@ -13,7 +13,7 @@ import nbclient
 import nbformat
 import pytest
 
-from dlkit.tryout import try_lab
+from dlkit.commands.tryout import try_lab
 
 from conftest import ROOT
 

@@ -20,16 +20,18 @@ import subprocess
 import sys
 import tempfile
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from otter.test_files import ExceptionTestFile
 
-from dlkit import DlkitError, notebooks, otter, results, skip
+from dlkit import DlkitError, notebooks
+from dlkit.commands import otter
 from dlkit.course import load
+from dlkit.grading import results
+from dlkit.plugins import skip
 
 import test_dependencies
-from conftest import FIXTURES, ROOT, copy_course
+from conftest import FIXTURES, ROOT
 from test_labs_grading import LABS, ONE_THREAD, blank_result, flaked, graded, source
 
 OTTER_JOBS = 2

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from dlkit.outputs import CapOutputBytes, cap_text
+from dlkit.plugins.outputs import CapOutputBytes, cap_text
 
 pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
 

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 
 from dlkit import DlkitError, notebooks
+from dlkit.commands.release import GUIDE_NAME, release
 from dlkit.course import load
-from dlkit.release import release
 
 from conftest import ROOT
 
@@ -43,6 +43,30 @@ def test_release_ships_the_lab_data_beside_the_notebook(lab):
     for data_file in course.data_files(lab):
         shipped = ROOT / "release" / lab / data_file.name
         assert shipped.is_file() and shipped.read_bytes() == data_file.read_bytes()
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_each_lab_ships_the_students_guide_its_first_cell_links(lab):
+    course = load(ROOT)
+    shipped = ROOT / "release" / lab / GUIDE_NAME
+    assert shipped.read_bytes() == (ROOT / "docs" / "students.md").read_bytes() == course.students_guide().read_bytes()
+    for path in (course.source_notebook(lab), *(ROOT / "release" / lab).glob("*.ipynb")):
+        first = notebooks.read(path).cells[0]
+        assert first.cell_type == "markdown" and f"]({GUIDE_NAME})" in first.source, path
+
+
+def test_a_course_without_a_students_guide_releases_none(course_copy, tmp_path):
+    config = course_copy / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc.Dlkit.students_guide = ""\n')
+    release(labs=["lab01"], root=course_copy, into=tmp_path)
+    assert not (tmp_path / "lab01" / GUIDE_NAME).exists() and (tmp_path / "lab01" / "boston.csv").is_file()
+
+
+def test_a_students_guide_that_does_not_exist_is_a_clear_error(course_copy):
+    config = course_copy / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc.Dlkit.students_guide = "docs/studnets.md"\n')
+    with pytest.raises(DlkitError, match="studnets.md does not exist"):
+        release(labs=["lab01"], root=course_copy)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "source").glob("*/*.ipynb")) + sorted((ROOT / "release").glob("*/*.ipynb")),

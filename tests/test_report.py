@@ -15,10 +15,11 @@ import sys
 
 import pytest
 
-from dlkit import notebooks, submissions
+from dlkit import notebooks
 from dlkit.course import load
-from dlkit.grade import grade
-from dlkit.report import write_report
+from dlkit.grading import submissions
+from dlkit.grading.grade import grade
+from dlkit.grading.report import write_report
 
 from conftest import FIXTURES, copy_course
 

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from dlkit import gradebook, notebooks, report, results, submissions
-from dlkit.resume import State
+from dlkit import notebooks
 from dlkit.course import load
+from dlkit.grading import gradebook, report, results, submissions
+from dlkit.grading.resume import State
 
 from conftest import copy_course
 
@@ -117,3 +118,13 @@ def test_a_result_is_written_in_the_documented_shapes(source_nb):
     invalid = submissions.invalid_result(LAB, source_nb, "two notebooks")
     assert invalid["error"] == "two notebooks" and invalid["status"] == "invalid_submission"
     assert set(invalid) == {"lab", "status", "total", "max_total", "tests", "error", "flags", "seconds"}
+
+
+def test_try_and_grade_give_an_invalid_submission_the_same_error(source_nb):
+    from dlkit import engine
+
+    tried = results.build(LAB, source_nb, engine.failed_event("s000", results.Status.INVALID_SUBMISSION,
+                                                              "two notebooks")).as_dict()
+    graded = submissions.invalid_result(LAB, source_nb, "two notebooks")
+    assert tried["error"] == graded["error"] == "two notebooks"
+    assert {k: v for k, v in tried.items() if k != "seconds"} == {k: v for k, v in graded.items() if k != "seconds"}

@@ -1,4 +1,4 @@
-"""The kernel sandbox (dlkit.sandbox), with a real bubblewrap and a real IPython kernel.
+"""The kernel sandbox (dlkit.plugins.sandbox), with a real bubblewrap and a real IPython kernel.
 
 One notebook of probes runs in the sandbox (module fixture); each test reads what one probe saw.
 The resource limits get small kernels of their own.
@@ -15,7 +15,7 @@ import nbclient
 import nbformat
 import pytest
 
-from dlkit import sandbox
+from dlkit.plugins import sandbox
 
 from conftest import ROOT
 
@@ -184,7 +184,7 @@ def test_sandbox_refuses_clearly_without_bubblewrap(monkeypatch, tmp_path):
 
 def test_try_grades_student_code_inside_the_sandbox_and_unsafe_mode_outside():
     from dlkit import notebooks
-    from dlkit.tryout import try_lab
+    from dlkit.commands.tryout import try_lab
 
     source_nb = notebooks.read(ROOT / "source" / "lab01" / "gradient_descent.ipynb")
     loss = notebooks.solution_code(notebooks.solution_cells(source_nb)["loss"])

@@ -1,12 +1,13 @@
-"""dlkit.scan: answers that touch the grading machinery are flagged for a person to review;
+"""dlkit.verdict.scan: answers that touch the grading machinery are flagged for a person to review;
 no correct or plainly wrong answer of the fixtures is."""
 from __future__ import annotations
 
 import pytest
 
-from dlkit import notebooks, scan
+from dlkit import notebooks
+from dlkit.commands.tryout import try_lab
 from dlkit.course import load
-from dlkit.tryout import try_lab
+from dlkit.verdict import scan
 
 from conftest import FIXTURES, ROOT
 

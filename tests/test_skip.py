@@ -6,7 +6,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from dlkit import notebooks
-from dlkit.skip import PLACEHOLDER, TAG, RestoreTaggedCells, SkipTaggedCells
+from dlkit.plugins.skip import PLACEHOLDER, TAG, RestoreTaggedCells, SkipTaggedCells
 
 from conftest import ROOT
 

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from dlkit.tryout import combine_rounds
+from dlkit.commands.tryout import combine_rounds
 
 pytestmark = pytest.mark.fast  # no kernel: `make test-fast`
 

@@ -21,9 +21,10 @@ import sys
 
 import pytest
 
-from dlkit import notebooks, submissions
+from dlkit import notebooks
+from dlkit.commands.tryout import combine_rounds, fixture_files
 from dlkit.course import load
-from dlkit.tryout import combine_rounds, fixture_files
+from dlkit.grading import submissions
 
 from conftest import FIXTURES, ROOT
 

@@ -15,9 +15,11 @@ import os
 import pathlib
 import shutil
 
-from . import course as course_mod, grade as grade_mod, release as release_mod, submissions
-from .results import Status
-from .tryout import fixture_files
+from dlkit import course as course_mod
+from dlkit.commands import release as release_mod
+from dlkit.commands.tryout import fixture_files
+from dlkit.grading import grade as grade_mod, submissions
+from dlkit.grading.results import Status
 
 DEMO_PREFIX = "demo-"
 
@@ -73,7 +75,7 @@ def demo(*, root: os.PathLike | str | None = None, labs: list[str] | None = None
          progress=None, echo=print) -> dict:
     """Release, build the synthetic class, grade it and print the score table.
 
-    Returns {lab: grade result} (see `dlkit.grade.grade`).
+    Returns {lab: grade result} (see `dlkit.grading.grade.grade`).
     """
     course = course_mod.load(root)
     labs = labs or course.labs()

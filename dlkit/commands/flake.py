@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .tryout import try_lab
+from dlkit.commands.tryout import try_lab
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 

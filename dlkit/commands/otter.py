@@ -21,7 +21,7 @@ previous export as it was):
                  (graders/otter_cases.py says why)
     4. notebook  release/'s notebook with an otter init cell first, each run of test cells
                  replaced by one `grader.check("<q>")` cell, manual questions between otter's
-                 export tags, demonstrations (dlkit.skip) tagged for otter to leave out when it
+                 export tags, demonstrations (dlkit.plugins.skip) tagged for otter to leave out when it
                  grades, and a submission cell last
     5. zip       `otter generate` in autograder/, with the lab's data and the graders package
     6. replace   swap the new folder in for otter/LAB
@@ -48,8 +48,9 @@ import nbformat.corpus.words
 
 import graders
 
-from . import DlkitError, course as course_mod, notebooks, skip
-from .release import replace_folder
+from dlkit import DlkitError, course as course_mod, notebooks
+from dlkit.commands.release import replace_folder
+from dlkit.plugins import skip
 
 OUTPUT = "otter"
 IGNORE_TAG = "otter_ignore"  # otter.execute.preprocessor.IGNORE_CELL_TAG
@@ -260,7 +261,7 @@ def student_notebook(lab: str, notebook_name: str, release_nb, qs: list[Question
             pending = None
         is_answer = notebooks.is_solution(cell)
         if skip.skippable(cell):
-            # nbgrader does not run a demonstration when grading (dlkit.skip); otter leaves
+            # nbgrader does not run a demonstration when grading (dlkit.plugins.skip); otter leaves
             # out the cells tagged otter_ignore when it grades, and students still run them
             cell.metadata.setdefault("tags", []).append(IGNORE_TAG)
         cell.metadata.pop("nbgrader", None)

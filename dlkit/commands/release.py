@@ -6,9 +6,10 @@ leaves the committed student version as it was):
     2. inspect   refuse when the student notebook leaks a solution, a hidden test, a model
                  answer or an instructor-only cell, or was stored with outputs, or when a test
                  cell's references (graded_alone) include an answer graded later
-    3. add data  copy the lab's data files (c.Dlkit.lab_data) beside the notebook, so that the
-                 released folder works when handed out alone; refuse when a file of the
-                 grader's own data (c.Dlkit.host_data) would be released
+    3. add data  copy the lab's data files (c.Dlkit.lab_data) and the students' guide
+                 (c.Dlkit.students_guide, as students.md, which the notebook's first cell links)
+                 beside the notebook, so that the released folder works when handed out alone;
+                 refuse when a file of the grader's own data (c.Dlkit.host_data) would be released
     4. replace   swap the new folder in for release/LAB
 """
 from __future__ import annotations
@@ -18,7 +19,9 @@ import pathlib
 import shutil
 import tempfile
 
-from . import DlkitError, course as course_mod, notebooks, scratch
+from dlkit import DlkitError, course as course_mod, notebooks, scratch
+
+GUIDE_NAME = "students.md"  # the name each notebook's first cell links
 
 
 def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = None,
@@ -45,6 +48,8 @@ def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = N
             folder = student_path.parent
             for data_file in course.data_files(lab):                          # 3. add data
                 shutil.copyfile(data_file, folder / data_file.name)
+            if course.students_guide():
+                shutil.copyfile(course.students_guide(), folder / GUIDE_NAME)
             refuse_host_data(course, lab, folder)
             written.append(replace_folder(folder, target_root / lab))               # 4. replace
     return written

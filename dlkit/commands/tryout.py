@@ -13,7 +13,7 @@ Steps (in order; each needs the one before):
                  then the replacements)
     4. autograde each copy's submissions, with the per-notebook time budget
     5. summarize the gradebook's scores as {"lab", "total", "max_total", "tests"}
-Steps 2-4 run in one engine process per copy (dlkit/engine.py: a `try_setup` request, then one
+Steps 2-4 run in one engine process per copy (dlkit/engine/__init__.py: a `try_setup` request, then one
 `autograde` per submission), because importing nbgrader costs seconds.
 """
 from __future__ import annotations
@@ -26,9 +26,11 @@ import pathlib
 import re
 import tempfile
 
-from . import DlkitError, course as course_mod, engine, notebooks, results, scan, scratch
-from . import sandbox as sandbox_mod
-from .submissions import check_submission
+from dlkit import DlkitError, course as course_mod, engine, notebooks, scratch
+from dlkit.grading import results
+from dlkit.grading.submissions import check_submission
+from dlkit.plugins import sandbox as sandbox_mod
+from dlkit.verdict import scan
 
 FIXTURE_NAME = re.compile(r"^(?P<grade_id>[A-Za-z_][A-Za-z0-9_]*?)__(?P<what>[A-Za-z0-9_.-]+)\.py$")
 
@@ -129,13 +131,13 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         jobs: worker processes for `each` (default: the number of CPUs).
         root: the course directory (default: found from the current directory).
         env: environment variables added for the kernels (thread counts, for instance).
-        sandbox: run the kernels in the sandbox `dlkit grade` uses (dlkit.sandbox); False runs
+        sandbox: run the kernels in the sandbox `dlkit grade` uses (dlkit.plugins.sandbox); False runs
             them with your own rights (`--unsafe-no-sandbox`).
         progress: optional callable(done, total, result) called as submissions finish.
 
     Returns:
         One result `{"lab", "status", "total", "max_total", "tests": [{"grade_id", "score",
-        "max_score"}], "flags": [reasons for a person to review the code (dlkit.scan)]}`,
+        "max_score"}], "flags": [reasons for a person to review the code (dlkit.verdict.scan)]}`,
         or with `each` a list of them, each with "files" added: {grade_id: fixture path} of
         the files in that submission (and "file" when there is one file).
     """
@@ -143,7 +145,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
     course.check_lab(lab)
     source_path = course.source_notebook(lab)
     source_nb = notebooks.read(source_path)
-    data_files = course.data_files(lab)
+    course.data_files(lab)  # a missing data file is an error before anything runs
     base = dict(replace or {})
     questions = notebooks.solution_cells(source_nb)
 
@@ -161,7 +163,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         raise DlkitError(f"no solution cell with grade_id {', '.join(map(repr, unknown))} in "
                          f"{source_path.name} (solution cells: {', '.join(questions)})")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(subs)))
-    env = {**(env or {}), **sandbox_mod.worker_env(enabled=sandbox, hide=[course.root, course.exchange_root],
+    env = {**(env or {}), **sandbox_mod.engine_env(enabled=sandbox, hide=[course.root, course.exchange_root],
                                                     limits=course.limits(lab),
                                                     data_files=course.kernel_data_files(lab))}
 
@@ -181,12 +183,10 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         scanned: dict[str, list[str]] = {}
 
         def grade_group(k: int, group) -> dict:
-            workdir = scratch.copy_course(course, lab, tmp / f"job{k}")
+            workdir = scratch.copy_course(course, tmp / f"job{k}", labs=[lab])
             spec = workdir / "try.json"
             spec.write_text(json.dumps({
-                "source": str(source_path),
                 "cache": str(cache) if cache else None,
-                "data_files": [str(f) for f in data_files],
                 "submissions": [{"student": sid, "blank": blank, "replacements": rep}
                                 for sid, rep, _ in group],
             }))

@@ -1,6 +1,6 @@
 """The engine: the one way dlkit runs nbgrader, for every command.
 
-nbgrader runs in a child process, `python -m dlkit.child` (dlkit/child.py): it imports nbgrader
+nbgrader runs in a child process, `python -m dlkit.engine.child` (dlkit/engine/child.py): it imports nbgrader
 once, then answers requests, one JSON line each on its stdin, with events on its stdout. This
 module is the parent's side, written once for `release`, `try`, `flake`, `demo` and `grade`:
 
@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 
-from .results import Status
+from dlkit.grading.results import Status
 
 PREFIX = "@@dlkit "      # the child's event lines on stdout (anything else there is noise)
 START_SECONDS = 600      # for a fresh child to import nbgrader and start on its first request
@@ -100,14 +100,14 @@ def _pump(stream, lines: queue.Queue) -> None:
 
 
 class Nbgrader:
-    """One `python -m dlkit.child` process that runs nbgrader, one request at a time.
+    """One `python -m dlkit.engine.child` process that runs nbgrader, one request at a time.
 
     Importing nbgrader costs seconds of CPU, about what a lab01 notebook takes to run, so a
     process is kept warm between requests and between jobs: `dlkit try` (and `flake`, and the
     tests, which call it many times in one process) and each Dask worker lease idle ones per
     environment from a pool of at most MAX_IDLE (`lease`, `prewarm`), and `dlkit grade` keeps
     one for its generates and its feedback. `env` goes to the child's environment, and so to the
-    kernels it starts (the sandbox's settings, dlkit.sandbox.worker_env); nbgrader's log goes to
+    kernels it starts (the sandbox's settings, dlkit.plugins.sandbox.engine_env); nbgrader's log goes to
     `log` (appended) or to a temporary file.
     """
 
@@ -176,7 +176,7 @@ class Nbgrader:
             self.log = open(self.log_path, "a+", errors="replace")
         else:
             self.log = tempfile.TemporaryFile("w+", errors="replace")  # nbgrader's log: no file left
-        self.proc = subprocess.Popen([sys.executable, "-m", "dlkit.child"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-m", "dlkit.engine.child"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env=child_env(self.env))
         self.lines = queue.Queue()
@@ -213,7 +213,7 @@ class Nbgrader:
         return event
 
     def call(self, request: dict, *, timeout: float) -> dict:
-        """Send one request (dlkit/child.py lists them) and return its "done" event, or a failed
+        """Send one request (dlkit/engine/child.py lists them) and return its "done" event, or a failed
         one with "status" (timed_out, crashed, grading_error) and the end of the child's log."""
         student = request.get("student")
         self.start()

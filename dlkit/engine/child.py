@@ -1,19 +1,19 @@
-"""The engine's child process, `python -m dlkit.child`: the one program that runs nbgrader.
+"""The engine's child process, `python -m dlkit.engine.child`: the one program that runs nbgrader.
 
 It imports nbgrader once (about 6 s), then reads requests, one JSON line each on stdin, and runs
 nbgrader's converters in-process (through `NbGraderAPI`), each in the course at the request's
 "root" (a scratch course, or the real one for generate and feedback). For every request it
 writes a "start" event (the request's time budget starts there) and a "done" event, as JSON
-lines on stdout prefixed by `@@dlkit ` (engine.PREFIX). The parent (dlkit/engine.py) enforces
+lines on stdout prefixed by `@@dlkit ` (engine.PREFIX). The parent (dlkit/engine/__init__.py) enforces
 the budget, kills the child and its kernels when it must, and starts a fresh one.
 
 Requests ({"command", "root", "lab", ...}):
     generate   nbgrader generate_assignment, filling the gradebook; "release": the folder of the
                student version (default release/)
     autograde  "student": nbgrader autograde, then the scores (from the gradebook) and the
-               integrity report (dlkit.integrity, from the autograded notebook)
+               integrity report (dlkit.plugins.integrity, from the autograded notebook)
     feedback   nbgrader generate_feedback for "students" (default: every autograded student)
-    try_setup  "spec": a `dlkit try` job (dlkit.tryout): generate (or copy what the last generate
+    try_setup  "spec": a `dlkit try` job (dlkit.commands.tryout): generate (or copy what the last generate
                of this very source made, the spec's "cache"), then write the synthetic
                submissions the spec describes
 The child exits at the end of its input, or when its parent dies (with its kernels).
@@ -66,15 +66,14 @@ def make_api(root: str):
 
 
 def use_sandbox(config, root: str) -> None:
-    """Run the kernels in the sandbox that the parent describes in $DLKIT_SANDBOX (JSON).
+    """Run the kernels in the sandbox that the parent describes (sandbox.engine_env); none when it
+    describes none (--unsafe-no-sandbox)."""
+    from dlkit.plugins import sandbox
 
-    {"hide": [paths], "limits": {...}, "data_files": [paths]}; "off" runs kernels unsandboxed (--unsafe-no-sandbox).
-    """
-    spec = os.environ.get("DLKIT_SANDBOX", "off")
-    if spec == "off":
+    spec = sandbox.spec_of(os.environ)
+    if spec is None:
         return
-    spec = json.loads(spec)
-    config.Execute.kernel_manager_class = "dlkit.sandbox.SandboxKernelManager"
+    config.Execute.kernel_manager_class = "dlkit.plugins.sandbox.SandboxKernelManager"
     config.SandboxKernelManager.hide = [*spec.get("hide", []), root]
     config.SandboxKernelManager.limits = spec.get("limits", {})
     config.SandboxKernelManager.data_files = spec.get("data_files", [])
@@ -111,12 +110,12 @@ def scores(config, root: str, lab: str, student: str) -> dict:
 
 def integrity_report(root: str, lab: str, student: str) -> dict:
     """{"unproven": test cells that did not prove they ran, "kernel_died": where, or None,
-    "tampered": {test: [what was replaced]}} (dlkit.integrity), from the autograded notebook."""
+    "tampered": {test: [what was replaced]}} (dlkit.plugins.integrity), from the autograded notebook."""
     import glob
 
     import nbformat
 
-    from dlkit import integrity
+    from dlkit.plugins import integrity
 
     out = {"unproven": [], "unanswered": [], "judge_failed": [], "kernel_died": None, "tampered": {}}
     for path in sorted(glob.glob(os.path.join(root, "autograded", student, lab, "*.ipynb"))):
@@ -163,7 +162,8 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
     import pathlib
     import shutil
 
-    from dlkit import notebooks
+    from dlkit import course as course_mod
+    from dlkit.grading import submissions
 
     spec = json.loads(pathlib.Path(spec_path).read_text())
     root = pathlib.Path(api.coursedir.root)
@@ -177,16 +177,10 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
             raise RuntimeError(f"nbgrader generate_assignment {lab} failed:\n{_error(result)}")
         if cache is not None:
             keep_generated(root, lab, cache)
-    source_nb = notebooks.read(spec["source"])
-    student_path = next((root / "release" / lab).glob("*.ipynb"))
-    student_nb = notebooks.read(student_path)
+    course = course_mod.load(root)  # the scratch copy, with this lab just generated
     for sub in spec["submissions"]:
-        nb = notebooks.fill_solutions(student_nb, source_nb, blank=sub["blank"],
-                                      replacements=sub["replacements"])
-        folder = root / "submitted" / sub["student"] / lab
-        notebooks.write(notebooks.clear_outputs(nb), folder / student_path.name)
-        for data_file in spec["data_files"]:
-            shutil.copyfile(data_file, folder / pathlib.Path(data_file).name)
+        nb = submissions.filled(course, lab, blank=sub["blank"], replacements=sub["replacements"])
+        submissions.write_submission(course, lab, sub["student"], nb, data=True)
     return [sub["student"] for sub in spec["submissions"]]
 
 
@@ -226,7 +220,7 @@ def serve() -> None:
     import nbgrader.apps  # noqa: F401
     import nbgrader.preprocessors  # noqa: F401
 
-    from dlkit import integrity, outputs, sandbox, skip  # noqa: F401
+    from dlkit.plugins import integrity, outputs, sandbox, skip  # noqa: F401
 
     threading.Thread(target=_die_with_parent, args=(os.getppid(),), daemon=True).start()
     for line in sys.stdin:

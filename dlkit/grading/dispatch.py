@@ -2,7 +2,7 @@
 
 The client (the process running `dlkit grade`) generates the lab once into a scratch *template*
 course and hands its gradebook to every task. A task runs on a Dask worker and never writes in
-the real course; it returns plain data, and the client (`dlkit.writer`) is the one writer of the
+the real course; it returns plain data, and the client (`dlkit.grading.writer`) is the one writer of the
 gradebook and of autograded/.
 
 Steps of one task (`grade_submission`; each needs the one before):
@@ -34,8 +34,8 @@ import threading
 import time
 import traceback
 
-from . import DlkitError, course as course_mod, engine, scratch
-from .results import Status
+from dlkit import DlkitError, course as course_mod, engine, scratch
+from dlkit.grading.results import Status
 
 # A file of the autograded folder bigger than this, that is a copy of a submitted or source file,
 # travels back by reference (the client copies it from its own course) rather than as bytes.
@@ -64,7 +64,7 @@ def _file_sha256(path: pathlib.Path) -> str:
 
 def scratch_course(course, lab: str, workdir: pathlib.Path) -> pathlib.Path:
     """`scratch.copy_course`, with the scratch course's own sqlite gradebook pinned in its config."""
-    scratch.copy_course(course, lab, workdir)
+    scratch.copy_course(course, workdir, labs=[lab])
     config = workdir / course_mod.CONFIG_NAME
     with open(config, "a") as f:
         f.write("\n# dlkit grade: this scratch course's own gradebook, never the course's\n"
@@ -92,7 +92,7 @@ def make_template(course, lab: str, workdir: pathlib.Path, helper: engine.Nbgrad
 def grade_submission(job: dict, template: bytes) -> dict:
     """Grade one submission in a scratch course and return plain data (never raises).
 
-    `job`: {"root", "lab", "student", "timeout", "env", "duedate", "extensions"} (the last two
+    `job`: {"root", "lab", "student", "timeout", "sandbox", "env", "duedate", "extensions"} (the last two
     as `gradebook.deadline` gives them). Returns {"student", "event" (the
     worker's result event: "status", "notebooks" with per-cell scores, "error"), "sha256" (of
     the files graded), "gradebook" (the scratch gradebook's entries, when nbgrader finished),
@@ -108,8 +108,8 @@ def grade_submission(job: dict, template: bytes) -> dict:
         out["timing"][step] = round(time.monotonic() - started - sum(out["timing"].values()), 2)
 
     try:
-        if job["env"].get("DLKIT_SANDBOX", "off") != "off":
-            from . import sandbox
+        if job["sandbox"]:
+            from dlkit.plugins import sandbox
             why = sandbox.unavailable()
             if why:
                 raise DlkitError(f"no sandbox on worker {out['host']}: {why}")

@@ -3,10 +3,10 @@
 Steps (in order; each needs the one before unless said):
     1. collect   the students with a submitted/<student>/LAB/ folder; a folder without exactly
                  one notebook named as released, in nbformat 4, is `invalid_submission` with
-                 the reason, and never reaches nbgrader (dlkit.submissions)
+                 the reason, and never reaches nbgrader (dlkit.grading.submissions)
     2. resume    a submission whose files (sha256) and lab source are those of its result in
                  grades/.state/LAB.json, and which the gradebook still holds, keeps that result
-                 (`force` regrades it); only the rest goes on (dlkit.resume)
+                 (`force` regrades it); only the rest goes on (dlkit.grading.resume)
     3. generate  load the lab's current source into a scratch *template* course whose
                  gradebook every task starts from, then into the gradebook (the student version
                  goes to a scratch folder: release/ is only ever written by `dlkit release`),
@@ -14,19 +14,19 @@ Steps (in order; each needs the one before unless said):
                  (its workers import nbgrader meanwhile); the tasks wait for the template, the
                  writer for the gradebook; each skipped when the state says it was done for
                  this very source, config and nbgrader
-    4. autograde one Dask task per submission (dlkit.dispatch), each in its own process and
+    4. autograde one Dask task per submission (dlkit.grading.dispatch), each in its own process and
                  scratch course within the per-notebook budget; as each task finishes, the
-                 client alone writes its result into the gradebook and autograded/ (dlkit.writer)
+                 client alone writes its result into the gradebook and autograded/ (dlkit.grading.writer)
                  and then the resume state, so an interrupted batch keeps what it finished; a
                  crash, a time-out or a task that raised is that student's result
     5. feedback  nbgrader's HTML feedback under feedback/<student>/LAB/ (each student's after
                  their result is written in 4: it reads the gradebook and autograded/), in a
                  helper process, side by side with the rest of 4 and with 6 and 7
     6. export    grades/LAB.json (every result, saved before anything reads it)
-    7. report    from the file of 6 and the gradebook (dlkit.report): grades/LAB.csv (one row
+    7. report    from the file of 6 and the gradebook (dlkit.grading.report): grades/LAB.csv (one row
                  per student, one column per question, written ones with the manual score
                  given in formgrader, the total, and the reasons to review it by hand found by
-                 dlkit.scan and dlkit.integrity), then grades/LAB-report.html; `dlkit report`
+                 dlkit.verdict.scan and dlkit.plugins.integrity), then grades/LAB-report.html; `dlkit report`
                  writes both again after manual grading
 """
 from __future__ import annotations
@@ -40,9 +40,12 @@ import tempfile
 import threading
 import time
 
-from . import DlkitError, course as course_mod, dispatch, engine, gradebook, notebooks, results, scan
-from . import report as report_mod, sandbox as sandbox_mod, submissions
-from .resume import State
+from dlkit import DlkitError, course as course_mod, engine, notebooks
+from dlkit.grading import dispatch, gradebook, results
+from dlkit.grading import report as report_mod, submissions, writer as writer_mod
+from dlkit.grading.resume import State
+from dlkit.plugins import sandbox as sandbox_mod
+from dlkit.verdict import scan
 
 
 def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str] | None = None,
@@ -54,7 +57,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         lab: the lab id, e.g. "lab01".
         root: the course directory (default: found from the current directory).
         students: only these students (default: every submitted/<student>/LAB/).
-        sandbox: run the students' code in the sandbox (dlkit.sandbox); False runs it with your
+        sandbox: run the students' code in the sandbox (dlkit.plugins.sandbox); False runs it with your
             own rights (`--unsafe-no-sandbox`). No sandbox to be had is an error.
         jobs: Dask worker processes of the LocalCluster (default: the CPU count).
         scheduler: the address of an existing Dask scheduler (e.g. "tcp://10.0.0.5:8786") to
@@ -87,7 +90,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     invalid = {s: why for s in everyone
                if (why := submissions.check_submission(course.submitted / s / lab, expected))}
     valid = [s for s in everyone if s not in invalid]
-    kernel_env = sandbox_mod.worker_env(enabled=sandbox, hide=[course.root, course.exchange_root], limits=course.limits(lab),
+    kernel_env = sandbox_mod.engine_env(enabled=sandbox, hide=[course.root, course.exchange_root], limits=course.limits(lab),
                                         data_files=course.kernel_data_files(lab))
     due = gradebook.deadline(course, lab)
 
@@ -111,7 +114,7 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
         if progress:
             progress(len(out), len(everyone), student, {**result, "kept": True})
     if invalid:
-        gradebook.zero_earlier_results(course, lab, list(invalid))
+        writer_mod.zero_earlier_results(course, lab, list(invalid))
     for student, reason in invalid.items():
         submissions.invalid_feedback(course, lab, student, reason)
         settle(student, submissions.invalid_result(lab, source_nb, reason))
@@ -122,7 +125,10 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     timing: dict[str, float] = {}
     # the client's warm nbgrader process: the generates, then the feedback (one import)
     helper = engine.Nbgrader({}, log=logs / f"{lab}-nbgrader.log")
-    feedback = Feedback(course, lab, helper)
+    # the writer (in this process) and the feedback (in the helper) both open the gradebook:
+    # sqlite takes one writer at a time, so they take turns
+    gradebook_turns = threading.Lock()
+    feedback = Feedback(course, lab, helper, gradebook_turns)
     closing: list = []  # the cluster's close, in a thread, while the feedback is written
     try:
         if todo:
@@ -130,9 +136,9 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
             _generate_and_grade(course, lab, source_nb, todo, state, settle, jobs=jobs,
                                 scheduler=scheduler, job={"root": str(course.root), "lab": lab,
                                                           "timeout": course.notebook_timeout,
-                                                          "env": kernel_env, **due},
-                                helper=helper, feedback=feedback, timing=timing, started=started,
-                                closing=closing)
+                                                          "sandbox": sandbox, "env": kernel_env, **due},
+                                helper=helper, feedback=feedback, gradebook_turns=gradebook_turns,
+                                timing=timing, started=started, closing=closing)
         autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
         if todo and autograded or any(not (course.feedback / s / lab).is_dir() for s in autograded):
             feedback.rest(autograded)                                                 # 5. feedback
@@ -168,13 +174,13 @@ class Feedback:
     as the writer has recorded them (`one`), in a thread of its own; what is left at the end
     (`rest`: the students kept from an earlier run, which nbgrader's generate_feedback of the
     whole lab would write again too) is written then, while the CSV and the report are made;
-    `wait` waits for all of it. The writer and the feedback never use the gradebook at the same
-    time (`lock`).
+    `wait` waits for all of it. It takes its turns at the gradebook with the writer
+    (`gradebook_turns`, held by one of the two at a time).
     """
 
-    def __init__(self, course, lab: str, helper):
+    def __init__(self, course, lab: str, helper, gradebook_turns: threading.Lock):
         self.course, self.lab, self.helper = course, lab, helper
-        self.lock = threading.Lock()
+        self.gradebook_turns = gradebook_turns
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.pending: list[concurrent.futures.Future] = []
         self.done: set[str] = set()
@@ -198,7 +204,7 @@ class Feedback:
             future.result()
 
     def _write(self, students: list[str]) -> None:
-        with self.lock:
+        with self.gradebook_turns:
             result = self.helper.call({"command": "feedback", "root": str(self.course.root),
                                        "lab": self.lab, "students": students}, timeout=600)
         if not result.get("success"):
@@ -212,15 +218,13 @@ class Feedback:
 
 
 def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, scheduler, job,
-                        helper, feedback, timing, started, closing) -> None:
+                        helper, feedback, gradebook_turns, timing, started, closing) -> None:
     """Steps 3 and 4 of `grade`: generate, then one Dask task per submission, one writer.
 
     `timing` gets when (seconds after `started`) each phase ended: "template", "generate",
     "cluster", "first_result", "autograde" (the last result). The cluster is closed in a thread
     appended to `closing`.
     """
-    from . import writer as writer_mod
-
     with tempfile.TemporaryDirectory(prefix=f"dlkit-grade-{lab}-") as tmp, \
             concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool, \
             contextlib.ExitStack() as stack:
@@ -277,13 +281,13 @@ def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, sc
                     event = {**task["event"], "student": student}
                     flags = (scan.scan_submission(course.submitted / student / lab)
                              + results.integrity_flags(event))
-                    with feedback.lock:  # the flags wait in the gradebook for a manual grade
+                    with gradebook_turns:  # the flags wait in the gradebook for a manual grade
                         writer.record(student, task, flags=flags)
                     if any((course.autograded / student / lab).glob("*.ipynb")):
                         feedback.one(student)
                     result = results.build(
                         lab, source_nb, event, flags=flags, seconds=task.get("seconds"),
-                        sandboxed=job["env"].get("DLKIT_SANDBOX", "off") != "off",
+                        sandboxed=job["sandbox"],
                         late=gradebook.late_of(task.get("gradebook") or {})).as_dict()
                     state.remember(student, task.get("sha256"), result)
                     settle(student, result, running)

@@ -1,17 +1,28 @@
 """What dlkit reads from the course's gradebook (formgrader and nbgrader write there): due dates
 and extensions, manual scores, a late submission's penalty; and clearing what an earlier
-submission left when the latest one cannot be graded. Always at nbgrader's own `db_url`.
+Always at nbgrader's own `db_url` (`course_db`). dlkit writes there only through
+dlkit.grading.writer.
 """
 from __future__ import annotations
 
 import pathlib
 
+from dlkit.course import read_config
+
+
+def course_db(root: pathlib.Path) -> tuple[str, str]:
+    """(db_url, course_id) of the course, as nbgrader reads them from the course config."""
+    from nbgrader.coursedir import CourseDirectory
+
+    config = read_config(root)
+    config.CourseDirectory.root = str(root)
+    coursedir = CourseDirectory(config=config)
+    return coursedir.db_url, coursedir.course_id
+
 
 def url(course) -> str | None:
     """The course's gradebook as nbgrader reads it (c.CourseDirectory.db_url), or None when it is
     the default sqlite file and that does not exist yet (reading would create it)."""
-    from .writer import course_db
-
     db_url = course_db(course.root)[0]
     if db_url.startswith("sqlite:///") and not pathlib.Path(db_url[len("sqlite:///"):]).is_file():
         return None
@@ -61,27 +72,6 @@ def manual_scores(course, lab: str, questions: list[str]) -> dict[str, dict[str,
                     if grade.name in questions:
                         scores.setdefault(sub.student.id, {})[grade.name] = grade.manual_score
     return scores
-
-
-def zero_earlier_results(course, lab: str, students: list[str]) -> None:
-    """An invalid submission scores 0 in the gradebook too: what an earlier, graded submission
-    of the same student left there (scores, autograded notebook) goes."""
-    import shutil
-
-    from .writer import Writer
-
-    for student in students:
-        stale = course.autograded / student / lab
-        if stale.exists():
-            shutil.rmtree(stale)
-    if url(course) is None:
-        return
-    with Writer(course, lab) as writer:
-        if not writer.has_assignment():
-            return
-        for student in students:
-            if writer.has_submission(student):
-                writer.record(student, {"gradebook": None, "autograded": []})
 
 
 def late_of(entry: dict) -> dict | None:

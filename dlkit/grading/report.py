@@ -23,8 +23,9 @@ import os
 import pathlib
 import statistics
 
-from . import DlkitError, course as course_mod, gradebook, notebooks, results
-from .results import Status
+from dlkit import DlkitError, course as course_mod, notebooks
+from dlkit.grading import gradebook, results
+from dlkit.grading.results import Status
 
 TOP_MESSAGES = 5        # failure messages shown per question
 MAX_MESSAGE_CHARS = 600  # longer ones are cut (a student's exception can carry anything)
@@ -323,8 +324,8 @@ def _page(lab: str, stats: dict) -> str:
                  else '<p class="none">No test cell raised an error.</p>')
 
     parts.append("<h2>Flagged for review</h2>")
-    parts.append("<p>Answers that touch the grading machinery (dlkit.scan), and test cells that "
-                 "did not prove they ran to their end (dlkit.integrity): the score stands as "
+    parts.append("<p>Answers that touch the grading machinery (dlkit.verdict.scan), and test cells that "
+                 "did not prove they ran to their end (dlkit.plugins.integrity): the score stands as "
                  "graded, the gradebook marks these questions as needing a manual grade, and a "
                  "person should read the code.</p>")
     rows = [[_e(s), "<br>".join(f'<span class="msg">{_e(f)}</span>' for f in flags)]

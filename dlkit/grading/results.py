@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from . import notebooks
+from dlkit import notebooks
 
 
 class Status(str, enum.Enum):
@@ -79,7 +79,8 @@ def build(lab: str, source_nb, event: dict, **extra) -> Result:
     """The result of a child's event (or a failed one): each test cell's score from the event
     (only autograded test cells count: manually graded answers are left out of the totals), its
     status, and `extra` fields of Result. A submission that could not be graded gets 0 on every
-    test, and an "error" saying why ("<status>: <error>" unless `extra` gives one)."""
+    test, and an "error" saying why ("<status>: <error>" unless `extra` gives one; for an
+    invalid submission, the reason alone, as its student reads it in their feedback)."""
     graded = {}
     for nb in event.get("notebooks", []):
         for g in nb["grades"]:
@@ -88,14 +89,16 @@ def build(lab: str, source_nb, event: dict, **extra) -> Result:
     tests = [{"grade_id": gid, "score": float(graded.get(gid, 0.0)), "max_score": pts}
              for gid, pts in test_points(source_nb)]
     status = Status(event.get("status", Status.GRADED))
-    if status is not Status.GRADED and "error" not in extra:
+    if status is Status.INVALID_SUBMISSION and "error" not in extra:
+        extra["error"] = event.get("error")
+    elif status is not Status.GRADED and "error" not in extra:
         extra["error"] = f"{status}: {event.get('error')}"
     return Result(lab=lab, status=status, total=float(sum(t["score"] for t in tests)),
                   max_total=float(sum(t["max_score"] for t in tests)), tests=tests, **extra)
 
 
 def integrity_flags(event: dict) -> list[Flag]:
-    """Reasons to review from the run-time integrity check (dlkit.integrity) of a result event."""
+    """Reasons to review from the run-time integrity check (dlkit.plugins.integrity) of a result event."""
     flags = [Flag(gid, "the test cell did not run to its end and showed no error (its code was "
                   "skipped or changed at run time): 0 points") for gid in event.get("unproven", [])]
     flags += [Flag(gid, "the kernel did not answer the grader during this test (notebook code "

@@ -7,8 +7,9 @@ import json
 import os
 import threading
 
-from . import course as course_mod, dispatch
-from .results import Status
+from dlkit import course as course_mod
+from dlkit.grading import dispatch
+from dlkit.grading.results import Status
 
 
 class State:
@@ -63,7 +64,7 @@ class State:
             candidates[student] = entry["result"]
         if not candidates:
             return {}
-        from .writer import Writer
+        from dlkit.grading.writer import Writer
         with Writer(self.course, self.lab) as writer:
             return {s: r for s, r in candidates.items() if writer.has_submission(s)}
 

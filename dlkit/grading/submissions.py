@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import pathlib
 
-from . import results
-from .results import Status
+from dlkit.grading import results
+from dlkit.grading.results import Status
 
 
 def collect(course, lab: str) -> list[str]:
@@ -56,7 +56,7 @@ def check_submission(folder: pathlib.Path, expected: str) -> str | None:
 
 def invalid_result(lab: str, source_nb, reason: str) -> dict:
     """The result of a submission that cannot be graded: 0 on every test, the reason as "error"."""
-    return results.build(lab, source_nb, {"status": Status.INVALID_SUBMISSION}, error=reason,
+    return results.build(lab, source_nb, {"status": Status.INVALID_SUBMISSION, "error": reason},
                          seconds=0.0).as_dict()
 
 
@@ -89,7 +89,7 @@ def filled(course, lab: str, *, blank: bool = False, replacements: dict | None =
     """`lab` as released, every answer filled in from the source (or left as released, `blank`)
     and the answers named in `replacements` ({grade_id: code}) replaced: the notebook a
     synthetic student submits (`dlkit demo`, the benches, the tests)."""
-    from . import notebooks
+    from dlkit import notebooks
 
     source_nb = notebooks.read(course.source_notebook(lab))
     released = notebooks.read(released_notebook(course, lab))
@@ -107,7 +107,7 @@ def write_submission(course, lab: str, student: str, nb, *, data: bool = False) 
     when `data` (as a fetched and submitted lab has them); the notebook's path."""
     import shutil
 
-    from . import notebooks
+    from dlkit import notebooks
 
     folder = course.submitted / student / lab
     path = folder / released_notebook(course, lab).name

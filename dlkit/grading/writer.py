@@ -1,6 +1,6 @@
 """The one writer of `dlkit grade`: task results into the real gradebook and autograded/.
 
-Tasks (`dlkit.dispatch`) grade in scratch courses and return plain data; only the client writes
+Tasks (`dlkit.grading.dispatch`) grade in scratch courses and return plain data; only the client writes
 the course, through nbgrader's own Gradebook API, what `nbgrader autograde` itself would have
 written there (nbgrader's `Autograde.init_assignment` and `SaveAutoGrades`):
     student          created if needed (update_or_create_student)
@@ -11,7 +11,7 @@ written there (nbgrader's `Autograde.init_assignment` and `SaveAutoGrades`):
     comments         auto_comment ("No response." for an unchanged answer)
     late penalty     late_submission_penalty of each notebook
     autograded/      the autograded notebook and the files nbgrader put beside it
-    review flags     what dlkit adds: a submission flagged for review (dlkit.scan, dlkit.integrity)
+    review flags     what dlkit adds: a submission flagged for review (dlkit.verdict.scan, dlkit.plugins.integrity)
                      is flagged (formgrader's "Flagged?" column) and
                      gets needs_manual_grade on the test cells of the question each flag names
                      (every test cell for a flag that names none), and the reasons at the end of
@@ -29,18 +29,8 @@ import pathlib
 import shutil
 import warnings
 
-from .course import read_config
-from .results import Flag
-
-
-def course_db(root: pathlib.Path) -> tuple[str, str]:
-    """(db_url, course_id) of the course, as nbgrader reads them from the course config."""
-    from nbgrader.coursedir import CourseDirectory
-
-    config = read_config(root)
-    config.CourseDirectory.root = str(root)
-    coursedir = CourseDirectory(config=config)
-    return coursedir.db_url, coursedir.course_id
+from dlkit.grading.gradebook import course_db, url
+from dlkit.grading.results import Flag
 
 
 class Writer:
@@ -54,7 +44,7 @@ class Writer:
     def __enter__(self) -> "Writer":
         import nbgrader.api
 
-        from .child import alembic_head
+        from dlkit.engine.child import alembic_head
 
         nbgrader.api.get_alembic_version = alembic_head  # no `alembic` subprocess per gradebook
         self.gb = nbgrader.api.Gradebook(self.db_url, self.course_id)
@@ -86,7 +76,7 @@ class Writer:
     def record(self, student: str, task: dict, flags: list[Flag] = ()) -> None:
         """Write one task result (see `dispatch.grade_submission`) into the course.
 
-        `flags` are the reasons to review it by hand (dlkit.scan, dlkit.integrity).
+        `flags` are the reasons to review it by hand (dlkit.verdict.scan, dlkit.plugins.integrity).
         """
         from sqlalchemy.exc import SAWarning
 
@@ -130,8 +120,7 @@ class Writer:
 
     def _autograded(self, student: str, task: dict, graded: bool) -> None:
         dest = self.course.autograded / student / self.lab
-        if dest.exists():
-            shutil.rmtree(dest)
+        _remove_autograded(dest)
         if not graded:
             return
         origins = {"submitted": self.course.submitted / student / self.lab,
@@ -147,12 +136,27 @@ class Writer:
             os.chmod(path, f["mode"])
 
 
+def zero_earlier_results(course, lab: str, students: list[str]) -> None:
+    """An invalid submission scores 0 in the gradebook too: what an earlier, graded submission
+    of the same student left there (scores, autograded notebook) goes."""
+    recorded = set()
+    if url(course) is not None:
+        with Writer(course, lab) as writer:
+            if writer.has_assignment():
+                for student in students:
+                    if writer.has_submission(student):
+                        writer.record(student, {"gradebook": None, "autograded": []})
+                        recorded.add(student)
+    for student in set(students) - recorded:  # no gradebook entry, perhaps an autograded folder
+        _remove_autograded(course.autograded / student / lab)
+
+
 REVIEW_PREFIX = "Flagged for review by dlkit: "
 
 
 def _flag_for_review(nb, flags: list[Flag]) -> None:
     """needs_manual_grade and an auto comment on the questions the flags name (see the top)."""
-    from .notebooks import question_of
+    from dlkit.notebooks import question_of
 
     questions = [c.name for c in nb.comments]  # the answer cells, which carry comments
     cells = {g.name for g in nb.grades} | set(questions)
@@ -175,3 +179,8 @@ def _flag_for_review(nb, flags: list[Flag]) -> None:
         if reasons and comment.name not in written:
             note = REVIEW_PREFIX + "; ".join(reasons)
             comment.auto_comment = f"{comment.auto_comment}\n\n{note}" if comment.auto_comment else note
+
+
+def _remove_autograded(folder: pathlib.Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)

@@ -25,7 +25,7 @@ import re
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .notebooks import HIDDEN_MARKERS, hidden_parts
+from dlkit.notebooks import HIDDEN_MARKERS, hidden_parts
 
 HIDDEN_NOTE = "# ... hidden tests ran here (graded; their code is not shown) ..."
 FRAME_NOTE = "(a frame in the test code: not shown)"

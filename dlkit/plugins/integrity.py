@@ -1,7 +1,7 @@
 """Points only for the judge's verdict, and proof of what ran: dlkit's steps around nbgrader's Execute.
 
 By default (`c.Execute.judge_on_host = True`) this module's Execute runs every test cell in dlkit's
-judge, on the host (dlkit/hosted.py, dlkit/judge.py, docs/security.md): the student's kernel only
+judge, on the host (dlkit/verdict/hosted.py, dlkit/verdict/judge.py, docs/security.md): the student's kernel only
 runs their functions, and the verdict becomes the cell's outputs, which RecordVerdicts (right
 before SaveAutoGrades) keeps saying exactly that verdict. The run marks below then only carry the
 probe's findings (a flag); with `judge_on_host = False`, test cells run in the kernel and the marks
@@ -49,7 +49,7 @@ grade" or failed:
 What it does not prove: code that reads a test cell's source before it runs (an input
 transformer sees it) can display the token and skip the checks, and code that runs in the same
 process can also fool the probe. Such code has to reach IPython's machinery, which the probe
-and `dlkit.scan` (the static scan of the answers) report for review: it raises the bar, it is
+and `dlkit.verdict.scan` (the static scan of the answers) report for review: it raises the bar, it is
 not a proof against a determined attacker.
 """
 from __future__ import annotations
@@ -64,14 +64,14 @@ from traitlets import Bool, Integer, Unicode
 
 from graders import integrity as graders_integrity
 
-from .hosted import HostedCells, error_output
-from .notebooks import grade_id, is_test
+from dlkit.notebooks import grade_id, is_test
+from dlkit.verdict.hosted import HostedCells, error_output
 
 MIME = graders_integrity.MIME  # what the kernel side displays its marks under
 KERNEL_DIED = "KernelDied"
 ERROR_NAME = "GradingIntegrityError"
 METADATA_KEY = "integrity"
-VERDICTS_KEY = "verdicts"        # {test grade_id: passed} from the judge (dlkit/hosted.py)
+VERDICTS_KEY = "verdicts"        # {test grade_id: passed} from the judge (dlkit/verdict/hosted.py)
 UNANSWERED_KEY = "unanswered"    # test cells during which the kernel never answered the judge
 JUDGE_FAILED_KEY = "judge_failed"  # {test grade_id: the judge's log} where the judge itself died
 # One statement, with no name a student could shadow: __import__ is a builtin, and the probe
@@ -186,7 +186,7 @@ class Execute(NbgraderExecute):
     iopub_timeout = Integer(30, help="seconds to wait for a cell's outputs after its reply").tag(config=True)
     raise_on_iopub_timeout = Bool(False, help="fail the notebook when outputs come late").tag(config=True)
     judge_on_host = Bool(True, help="run test cells in dlkit's judge on the host, the student's "
-                                    "functions in the kernel (dlkit/hosted.py); False runs them in "
+                                    "functions in the kernel (dlkit/verdict/hosted.py); False runs them in "
                                     "the kernel, as nbgrader does").tag(config=True)
     judge_data = Unicode("", help="the judge's data folder ($DLKIT_DATA); default: data/ of the "
                                   "course").tag(config=True)
@@ -221,7 +221,7 @@ class Execute(NbgraderExecute):
         return nb, resources
 
     def _judge_cell(self, cell, resources, index):
-        """A test cell run by the judge on the host (dlkit/hosted.py), with this run's mark."""
+        """A test cell run by the judge on the host (dlkit/verdict/hosted.py), with this run's mark."""
         token = (resources or {}).get("dlkit_run_tokens", {}).get(grade_id(cell))
         source = _strip_mark(cell.source, token) if token else cell.source
         cell.outputs = self._hosted.run_test_cell(cell, index, source, float(self.timeout or 180))

@@ -37,8 +37,8 @@ import tempfile
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Int, List, Unicode
 
-from . import DlkitError
-from .settings import DEFAULT_LIMITS
+from dlkit import DlkitError
+from dlkit.settings import DEFAULT_LIMITS
 
 ENV_ALLOW = ("LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TF_NUM_INTRAOP_THREADS",
@@ -270,16 +270,29 @@ async def _wait_gone(uid: int, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.1)
 
 
-def worker_env(*, enabled: bool, hide: list, limits: dict, data_files: list = ()) -> dict:
-    """The environment that tells an engine child (dlkit/child.py) which sandbox its kernels run in.
+# The sandbox an engine child runs its kernels in travels to it in this variable (JSON), set by
+# the parent (engine_env); empty means none (--unsafe-no-sandbox). It is not the kernel's own
+# DLKIT_SANDBOX=1 (kernel_env), which tells code in the kernel that it is sandboxed.
+SPEC_VARIABLE = "DLKIT_ENGINE_SANDBOX"
+
+
+def engine_env(*, enabled: bool, hide: list, limits: dict, data_files: list = ()) -> dict:
+    """The environment that tells an engine child (dlkit/engine/child.py) which sandbox its kernels run in.
 
     Raises DlkitError when a sandbox is asked for and none can be made here.
     """
     if not enabled:
-        return {"DLKIT_SANDBOX": "off"}
+        return {SPEC_VARIABLE: ""}
     why = unavailable()
     if why:
         raise DlkitError(f"cannot sandbox the students' code: {why}. Install bubblewrap, or pass "
                          "--unsafe-no-sandbox to run it with your own rights (not for real grading)")
-    return {"DLKIT_SANDBOX": json.dumps({"hide": [str(h) for h in hide], "limits": limits,
-                                         "data_files": [str(f) for f in data_files]})}
+    return {SPEC_VARIABLE: json.dumps({"hide": [str(h) for h in hide], "limits": limits,
+                                       "data_files": [str(f) for f in data_files]})}
+
+
+def spec_of(env) -> dict | None:
+    """The sandbox an engine child's environment asks for ({"hide", "limits", "data_files"}), or
+    None for none."""
+    value = env.get(SPEC_VARIABLE, "")
+    return json.loads(value) if value else None

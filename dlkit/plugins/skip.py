@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .notebooks import is_solution, is_test, meta
+from dlkit.notebooks import is_solution, is_test, meta
 
 TAG = "dlkit:not-graded"
 PLACEHOLDER = "# (a demonstration: not run when the notebook is graded)"

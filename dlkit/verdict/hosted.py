@@ -1,6 +1,6 @@
-"""Test cells judged on the host: dlkit's side of the judge (dlkit/judge.py) during a graded run.
+"""Test cells judged on the host: dlkit's side of the judge (dlkit/verdict/judge.py) during a graded run.
 
-`dlkit.integrity.Execute` runs a submission's cells in its (sandboxed) kernel as nbgrader does,
+`dlkit.plugins.integrity.Execute` runs a submission's cells in its (sandboxed) kernel as nbgrader does,
 except the test cells: each one runs in the judge, a process of dlkit's on the host that holds
 the hidden tests and never runs student code, and the judge asks for what it needs from the
 kernel through `run_test_cell` below: the values of the names the cell reads, calls of the
@@ -37,7 +37,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from graders import wire
 
-from .notebooks import grade_id
+from dlkit.notebooks import grade_id
 
 TIMEOUT_NAME = "CellTimeoutError"
 # A healthy judge left by the last notebook graded in this process, reused by the next one.
@@ -49,7 +49,7 @@ class JudgeGone(Exception):
 
 
 class JudgeProcess:
-    """One `python -m dlkit.judge` child and its two pipes."""
+    """One `python -m dlkit.verdict.judge` child and its two pipes."""
 
     def __init__(self):
         to_judge_r, to_judge_w = os.pipe()
@@ -57,13 +57,14 @@ class JudgeProcess:
         env = dict(os.environ)
         env.update(DLKIT_JUDGE_FDS=f"{to_judge_r},{from_judge_w}", MPLBACKEND="Agg",
                    TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONDONTWRITEBYTECODE="1")
-        for name in ("DLKIT_SANDBOX", "DLKIT_DATA"):  # the setup message says where the data is
+        # the judge gets the data's place from its setup message, and no sandbox of its own
+        for name in ("DLKIT_ENGINE_SANDBOX", "DLKIT_SANDBOX", "DLKIT_DATA"):
             env.pop(name, None)
         self.workdir = tempfile.mkdtemp(prefix="dlkit-judge-")
         self.log_path = os.path.join(self.workdir, "judge.log")
         env["DLKIT_JUDGE_LOG"] = self.log_path
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dlkit.judge"], cwd=self.workdir, env=env,
+            [sys.executable, "-m", "dlkit.verdict.judge"], cwd=self.workdir, env=env,
             pass_fds=(to_judge_r, from_judge_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         os.close(to_judge_r)
@@ -138,7 +139,7 @@ def _kernel_outputs(outputs: list) -> list:
 
 
 class HostedCells:
-    """The test cells of one notebook, judged on the host (used by dlkit.integrity.Execute)."""
+    """The test cells of one notebook, judged on the host (used by dlkit.plugins.integrity.Execute)."""
 
     def __init__(self, executor, *, data_dir: str | None):
         self.executor = executor

@@ -1,6 +1,6 @@
 """The judge: a notebook's test cells, run on the host against the student's functions.
 
-`python -m dlkit.judge`, started by `dlkit.hosted` for each notebook it grades. It never runs a
+`python -m dlkit.verdict.judge`, started by `dlkit.verdict.hosted` for each notebook it grades. It never runs a
 student's code: the test cells run here, with the lab's reference functions and expected values,
 and each name a test cell takes from the notebook comes from the student's kernel as plain data
 (`graders.wire`): a number, an array, a model rebuilt from its config and weights, or, for a

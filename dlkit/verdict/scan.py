@@ -25,8 +25,8 @@ import ast
 
 import graders
 
-from . import notebooks
-from .results import Flag
+from dlkit import notebooks
+from dlkit.grading.results import Flag
 
 # Modules an answer never needs: the grader's own, the kernel's, and the interpreter's innards.
 FORBIDDEN_IMPORTS = {

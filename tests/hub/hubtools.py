@@ -34,7 +34,7 @@ deploy_hub = _load_hub_module()
 
 
 def hub_unavailable() -> str | None:
-    from dlkit import sandbox
+    from dlkit.plugins import sandbox
 
     if os.geteuid() != 0:
         return "the hub tests create system accounts: run them as root"
@@ -62,12 +62,13 @@ def home(user: str) -> pathlib.Path:
 
 
 def write_filled(path: pathlib.Path, user: str, lab: str, *, blank=False, replacements=None) -> None:
-    """release/LAB's notebook filled in as a student would (dlkit.submissions.filled), written
+    """release/LAB's notebook filled in as a student would (dlkit.grading.submissions.filled), written
     to `path` in `user`'s home and given to them, with every folder made for it."""
     import shutil
 
-    from dlkit import notebooks, submissions
+    from dlkit import notebooks
     from dlkit.course import load
+    from dlkit.grading import submissions
 
     nb = submissions.filled(load(ROOT), lab, blank=blank, replacements=replacements)
     made = [p for p in reversed(path.parents) if home(user) in p.parents and not p.exists()]

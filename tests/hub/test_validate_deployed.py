@@ -45,7 +45,7 @@ def test_validate_fails_the_blank_in_the_deployed_environment(hub, lab):
 @pytest.mark.full
 @pytest.mark.parametrize("lab", LABS)
 def test_validate_passes_every_variant_in_the_deployed_environment(hub, lab):
-    from dlkit.tryout import combine_rounds, fixture_files
+    from dlkit.commands.tryout import combine_rounds, fixture_files
 
     for k, pack in enumerate(combine_rounds(fixture_files(ROOT / "tests" / "fixtures" / lab / "variants"))):
         replacements = {gid: p.read_text() for gid, p in pack.items()}
