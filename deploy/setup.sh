@@ -53,6 +53,8 @@ fi
 step "installing the kit (non-editable), JupyterHub, JupyterLab, nbgrader into $ENV_DIR"
 # --compile-bytecode: the environment is read-only to every kernel, which would otherwise compile
 # keras and tensorflow again at each start. --reinstall-package: the kit is this checkout's.
+# setuptools' build/ keeps modules the checkout no longer has (moved ones): they would ship.
+rm -rf "$REPO/build"
 "$ENV_DIR/bin/uv" pip install -q --compile-bytecode --python "$ENV_DIR/bin/python" \
     --reinstall-package dlkit "$REPO" "jupyterhub==6.1.*" "jupyterlab==4.*" "$NODE_WHEEL"
 

@@ -73,3 +73,12 @@ def test_each_role_folder_says_what_it_holds():
     for folder in ("commands", "engine", "grading", "plugins", "verdict"):
         doc = ast.get_docstring(ast.parse((ROOT / "dlkit" / folder / "__init__.py").read_text()))
         assert doc and len(doc) > 40, folder
+
+
+def test_the_wheel_lists_every_package_folder():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(ROOT).parts)
+               for package in ("dlkit", "graders") for p in (ROOT / package).rglob("__init__.py")}
+    assert listed == folders
