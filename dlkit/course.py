@@ -75,7 +75,8 @@ class Course:
         return files
 
     def students_guide(self) -> pathlib.Path | None:
-        """The students' guide released beside each notebook (`c.Dlkit.students_guide`), or None."""
+        """The students' guide `dlkit release` puts beside each notebook (`c.Dlkit.students_guide`),
+        or None when the course releases none; raises DlkitError when the file is missing."""
         if not self.settings.students_guide:
             return None
         path = self.root / self.settings.students_guide
