@@ -128,7 +128,7 @@ def try_lab(*, lab: str, replace: dict | None = None, blank: bool = False,
         combine: with `each`, grade several files in one submission, at most one per question
             (see `combine_rounds`): far fewer kernels to start, at the cost of not checking that
             a mistake stays within its own question when another question is also replaced.
-        jobs: worker processes for `each` (default: the number of CPUs).
+        jobs: engine processes grading side by side for `each` (default: the number of CPUs).
         root: the course directory (default: found from the current directory).
         env: environment variables added for the kernels (thread counts, for instance).
         sandbox: run the kernels in the sandbox `dlkit grade` uses (dlkit.plugins.sandbox); False runs

@@ -197,7 +197,7 @@ def keep_generated(root, lab: str, cache) -> None:
         shutil.copyfile(root / "gradebook.db", os.path.join(tmp, "gradebook.db"))
         shutil.copytree(root / "release" / lab, os.path.join(tmp, "release", lab))
         os.rename(tmp, cache)
-    except OSError:  # another worker filled it first (or the course is read-only): no cache
+    except OSError:  # another engine child filled it first (or the course is read-only): no cache
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 

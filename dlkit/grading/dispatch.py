@@ -24,6 +24,7 @@ before grading) and the same Python environment (dlkit installed, bubblewrap for
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pathlib
@@ -36,6 +37,24 @@ import traceback
 
 from dlkit import DlkitError, course as course_mod, engine, scratch
 from dlkit.grading.results import Status
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What a Dask task needs to grade one submission: built once per lab in `grade`, then one
+    per student (`for_student`). `duedate` and `extensions` are `gradebook.deadline`'s."""
+
+    root: str
+    lab: str
+    timeout: float          # the per-notebook budget (c.Dlkit.notebook_timeout)
+    sandbox: bool           # whether the kernels run sandboxed; `env` then says how
+    env: dict               # the engine child's environment (sandbox.engine_env, thread settings)
+    duedate: str | None = None
+    extensions: dict = dataclasses.field(default_factory=dict)
+    student: str | None = None
+
+    def for_student(self, student: str) -> "Job":
+        return dataclasses.replace(self, student=student)
 
 # A file of the autograded folder bigger than this, that is a copy of a submitted or source file,
 # travels back by reference (the client copies it from its own course) rather than as bytes.
@@ -89,18 +108,17 @@ def make_template(course, lab: str, workdir: pathlib.Path, helper: engine.Nbgrad
 
 # --- the task (on a Dask worker) ----------------------------------------------------------------
 
-def grade_submission(job: dict, template: bytes) -> dict:
-    """Grade one submission in a scratch course and return plain data (never raises).
+def grade_submission(job: Job, template: bytes) -> dict:
+    """Grade `job.student`'s submission in a scratch course and return plain data (never raises).
 
-    `job`: {"root", "lab", "student", "timeout", "sandbox", "env", "duedate", "extensions"} (the last two
-    as `gradebook.deadline` gives them). Returns {"student", "event" (the
-    worker's result event: "status", "notebooks" with per-cell scores, "error"), "sha256" (of
+    Returns {"student", "event" (the engine
+    child's result event: "status", "notebooks" with per-cell scores, "error"), "sha256" (of
     the files graded), "gradebook" (the scratch gradebook's entries, when nbgrader finished),
     "autograded" (files), "host", "seconds", "timing" (seconds per step)}. Anything that goes
     wrong outside the student's own code is `status: "grading_error"` with the message.
     """
     started = time.monotonic()
-    lab, student = job["lab"], job["student"]
+    lab, student = job.lab, job.student
     out = {"student": student, "host": socket.gethostname(), "sha256": None,
            "gradebook": None, "autograded": [], "timing": {}}
 
@@ -108,12 +126,12 @@ def grade_submission(job: dict, template: bytes) -> dict:
         out["timing"][step] = round(time.monotonic() - started - sum(out["timing"].values()), 2)
 
     try:
-        if job["sandbox"]:
+        if job.sandbox:
             from dlkit.plugins import sandbox
             why = sandbox.unavailable()
             if why:
                 raise DlkitError(f"no sandbox on worker {out['host']}: {why}")
-        course = course_mod.load(job["root"])
+        course = course_mod.load(job.root)
         submitted = course.submitted / student / lab
         if not submitted.is_dir():
             raise DlkitError(f"{submitted} is not on worker {out['host']}: workers need the "
@@ -121,14 +139,14 @@ def grade_submission(job: dict, template: bytes) -> dict:
         with tempfile.TemporaryDirectory(prefix=f"dlkit-grade-{lab}-") as tmp:
             work = scratch_course(course, lab, pathlib.Path(tmp) / "course")         # 1. scratch
             (work / "gradebook.db").write_bytes(template)
-            set_deadline(work / "gradebook.db", lab, student, job.get("duedate"),
-                         (job.get("extensions") or {}).get(student))
+            set_deadline(work / "gradebook.db", lab, student, job.duedate,
+                         job.extensions.get(student))
             mine = work / "submitted" / student / lab                                 # 2. submit
             shutil.copytree(submitted, mine)
             out["sha256"] = folder_sha256(mine)
             lap("scratch")
-            with engine.Nbgrader.lease(job["env"]) as warm:                           # 3. autograde
-                event = warm.autograde(work, lab, student, timeout=job["timeout"])
+            with engine.Nbgrader.lease(job.env) as warm:                           # 3. autograde
+                event = warm.autograde(work, lab, student, timeout=job.timeout)
             out["event"] = event
             lap("autograde")
             if event.get("success"):  # graded, or kernel_died: scored up to that cell  # 4.
@@ -256,7 +274,7 @@ def _close(client, cluster) -> None:
         cluster.close()
 
 
-def run(client, jobs: list[dict], template: bytes, *, on_result=None) -> None:
+def run(client, jobs: list[Job], template: bytes, *, on_result=None) -> None:
     """Submit one task per job and call `on_result(result, running)` as each one finishes.
 
     A task that raises, or whose worker dies, is that student's `grading_error`. Tasks still
@@ -269,8 +287,8 @@ def run(client, jobs: list[dict], template: bytes, *, on_result=None) -> None:
         shared = client.scatter(template)
         for job in jobs:
             future = client.submit(grade_submission, job, shared, pure=False,
-                                   key=f"grade-{job['lab']}-{job['student']}-{time.time_ns()}")
-            futures[future] = job["student"]
+                                   key=f"grade-{job.lab}-{job.student}-{time.time_ns()}")
+            futures[future] = job.student
         pending = len(futures)
         for future in as_completed(list(futures)):
             student = futures[future]

@@ -133,10 +133,10 @@ def grade(*, lab: str, root: os.PathLike | str | None = None, students: list[str
     try:
         if todo:
             helper.start()  # imports nbgrader while the cluster starts
+            job = dispatch.Job(root=str(course.root), lab=lab, timeout=course.notebook_timeout,
+                               sandbox=sandbox, env=kernel_env, **due)
             _generate_and_grade(course, lab, source_nb, todo, state, settle, jobs=jobs,
-                                scheduler=scheduler, job={"root": str(course.root), "lab": lab,
-                                                          "timeout": course.notebook_timeout,
-                                                          "sandbox": sandbox, "env": kernel_env, **due},
+                                scheduler=scheduler, job=job,
                                 helper=helper, feedback=feedback, gradebook_turns=gradebook_turns,
                                 timing=timing, started=started, closing=closing)
         autograded = {p.parent.parent.name for p in course.autograded.glob(f"*/{lab}/*.ipynb")}
@@ -267,7 +267,7 @@ def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, sc
                 # the graders import nbgrader while the lab is generated; only a head start: a
                 # worker that cannot start one fails its own tasks with the reason
                 with contextlib.suppress(Exception):
-                    client.run(dispatch.prewarm, job["env"])
+                    client.run(dispatch.prewarm, job.env)
                 timing["cluster"] = _since(started)
                 if not isinstance(template, bytes):
                     template = state.keep_template(template.result())
@@ -287,12 +287,12 @@ def _generate_and_grade(course, lab, source_nb, todo, state, settle, *, jobs, sc
                         feedback.one(student)
                     result = results.build(
                         lab, source_nb, event, flags=flags, seconds=task.get("seconds"),
-                        sandboxed=job["sandbox"],
+                        sandboxed=job.sandbox,
                         late=gradebook.late_of(task.get("gradebook") or {})).as_dict()
                     state.remember(student, task.get("sha256"), result)
                     settle(student, result, running)
 
-                dispatch.run(client, [{**job, "student": s} for s in todo], template,  # 4.
+                dispatch.run(client, [job.for_student(s) for s in todo], template,  # 4.
                              on_result=on_result)
                 timing["autograde"] = _since(started)
         finally:
