@@ -113,6 +113,9 @@ def test_2_a_student_fetches_answers_validates_and_submits(hub, browser, jl, sol
         jl.screenshot(page, ARTEFACTS, "02-assignment-list")
         jl.fetch(page, LAB)
         jl.screenshot(page, ARTEFACTS, "03-fetched")
+        # the notebook's first cell links the students' guide, fetched beside it
+        assert (home(student) / hub.course_id / LAB / "students.md").read_bytes() == \
+            (ROOT / "docs" / "students.md").read_bytes()
     with step("student: a known mistake, its check's message"):
         jl.open_notebook(page, student, f"{hub.course_id}/{LAB}/{NOTEBOOK}")
         mistake = (ROOT / "tests/fixtures/lab01/mutants/loss__mean_instead_of_sum.py").read_text()
