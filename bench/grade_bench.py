@@ -32,8 +32,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dlkit import course as course_mod, notebooks, scratch  # noqa: E402
-from dlkit.grading import submissions  # noqa: E402
+from dlkit import course as course_mod, notebooks, scratch, synthetic  # noqa: E402
 
 BIN = pathlib.Path(sys.executable).parent
 
@@ -41,11 +40,11 @@ BIN = pathlib.Path(sys.executable).parent
 def make_course(course, lab: str, dest: pathlib.Path, copies: int) -> list[str]:
     """A scratch course at `dest` with the lab released and `copies` solution submissions."""
     scratch.copy_course(course, dest, labs=[lab])
-    filled = submissions.filled(course, lab)
+    filled = synthetic.filled(course, lab)
     students = [f"student{k:03d}" for k in range(copies)]
     copy = course_mod.load(dest)
     for student in students:
-        submissions.write_submission(copy, lab, student, filled, data=True)
+        synthetic.write_submission(copy, lab, student, filled, data=True)
     return students
 
 

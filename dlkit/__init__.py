@@ -32,7 +32,7 @@ MOVED = {
     "dlkit.grade": "dlkit.grading.grade", "dlkit.dispatch": "dlkit.grading.dispatch",
     "dlkit.submissions": "dlkit.grading.submissions", "dlkit.resume": "dlkit.grading.resume",
     "dlkit.writer": "dlkit.grading.writer", "dlkit.gradebook": "dlkit.grading.gradebook",
-    "dlkit.results": "dlkit.grading.results", "dlkit.report": "dlkit.grading.report",
+    "dlkit.report": "dlkit.grading.report",
     "dlkit.integrity": "dlkit.plugins.integrity", "dlkit.skip": "dlkit.plugins.skip",
     "dlkit.feedback": "dlkit.plugins.feedback", "dlkit.outputs": "dlkit.plugins.outputs",
     "dlkit.sandbox": "dlkit.plugins.sandbox",

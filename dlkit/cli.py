@@ -6,8 +6,8 @@ import json
 import sys
 
 from dlkit import DlkitError
-from dlkit.grading.results import Status
 from dlkit.progress import Progress
+from dlkit.results import Status
 
 
 def _try(args) -> int:

@@ -17,10 +17,10 @@ import socket
 
 import pytest
 
-from dlkit import notebooks
+from dlkit import notebooks, synthetic
 from dlkit.commands.tryout import try_lab
 from dlkit.course import load
-from dlkit.grading import dispatch, submissions
+from dlkit.grading import dispatch
 from dlkit.grading.grade import grade
 from dlkit.grading.writer import REVIEW_PREFIX
 from dlkit.plugins.sandbox import unavailable as sandbox_unavailable
@@ -51,7 +51,7 @@ def _outcome(case: pathlib.Path) -> str:
 
 
 def _fill(course_root, lab, *, replacements=None):
-    return submissions.filled(load(course_root), lab, replacements=replacements)
+    return synthetic.filled(load(course_root), lab, replacements=replacements)
 
 
 def _submit(course_root, lab, student, nb) -> pathlib.Path:

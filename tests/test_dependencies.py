@@ -22,10 +22,10 @@ import functools
 import pytest
 
 from dlkit import notebooks
+from dlkit import results
 from dlkit.commands.flake import THREAD_VARIABLES
 from dlkit.commands.tryout import fixture_files, try_lab
 from dlkit.course import load
-from dlkit.grading import results
 
 from conftest import FIXTURES, ROOT
 

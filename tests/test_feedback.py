@@ -13,9 +13,8 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
-from dlkit import notebooks
+from dlkit import notebooks, synthetic
 from dlkit.course import load
-from dlkit.grading import submissions
 from dlkit.grading.grade import grade
 from dlkit.plugins.feedback import HIDDEN_NOTE, MIN_GUARDED_LINE, strip_ansi
 
@@ -72,7 +71,7 @@ def graded(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("feedback"))
     course = load(root)
     source_nb = notebooks.read(course.source_notebook(LAB))
-    release_path = submissions.released_notebook(course, LAB)
+    release_path = synthetic.released_notebook(course, LAB)
     mutant = (FIXTURES / LAB / "mutants" / "converges__hardcodes_lecture_rates.py").read_text()
     classroom = {
         "alice": dict(),
@@ -80,7 +79,7 @@ def graded(tmp_path_factory):
         "carol": dict(blank=True),
     }
     for student, how in classroom.items():
-        submissions.write_submission(course, LAB, student, submissions.filled(course, LAB, **how))
+        synthetic.write_submission(course, LAB, student, synthetic.filled(course, LAB, **how))
     out = grade(lab=LAB, root=root)
     pages = {s: (course.feedback / s / LAB / release_path.with_suffix(".html").name).read_text()
              for s in classroom}

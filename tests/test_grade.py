@@ -15,9 +15,8 @@ import sys
 
 import pytest
 
-from dlkit import DlkitError, notebooks
+from dlkit import DlkitError, notebooks, synthetic
 from dlkit.course import load
-from dlkit.grading import submissions
 from dlkit.grading.grade import grade
 
 from conftest import FIXTURES
@@ -31,13 +30,13 @@ def _submit(course_root, student, nb=None, raw=None):
     if raw is not None:
         folder = course.submitted / student / LAB
         folder.mkdir(parents=True)
-        (folder / submissions.released_notebook(course, LAB).name).write_text(raw)
+        (folder / synthetic.released_notebook(course, LAB).name).write_text(raw)
     else:
-        submissions.write_submission(course, LAB, student, nb)
+        synthetic.write_submission(course, LAB, student, nb)
 
 
 def _student_nb(course_root, *, blank=False, replacements=None):
-    return submissions.filled(load(course_root), LAB, blank=blank, replacements=replacements)
+    return synthetic.filled(load(course_root), LAB, blank=blank, replacements=replacements)
 
 
 @pytest.mark.xdist_group("grade")

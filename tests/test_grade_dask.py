@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from dlkit import cli, notebooks
+from dlkit import cli, notebooks, synthetic
 from dlkit.course import load
-from dlkit.grading import submissions
 
 from conftest import FIXTURES
 
@@ -82,7 +81,7 @@ def _executed(address: str) -> int:
 
 def _submit(course_root, student, **fill):
     course = load(course_root)
-    return submissions.write_submission(course, LAB, student, submissions.filled(course, LAB, **fill))
+    return synthetic.write_submission(course, LAB, student, synthetic.filled(course, LAB, **fill))
 
 
 def _grade(course_root, monkeypatch, capsys, *args) -> tuple[dict, str]:

@@ -21,10 +21,10 @@ import os
 import pytest
 
 from dlkit import notebooks
+from dlkit import results
 from dlkit.commands.flake import THREAD_VARIABLES, flake_check, thread_settings
 from dlkit.commands.tryout import fixture_files, try_lab
 from dlkit.course import load
-from dlkit.grading import results
 
 from conftest import FIXTURES, ROOT
 

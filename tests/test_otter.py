@@ -25,9 +25,9 @@ from nbclient import NotebookClient
 from otter.test_files import ExceptionTestFile
 
 from dlkit import DlkitError, notebooks
+from dlkit import results
 from dlkit.commands import otter
 from dlkit.course import load
-from dlkit.grading import results
 from dlkit.plugins import skip
 
 import test_dependencies

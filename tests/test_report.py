@@ -15,9 +15,8 @@ import sys
 
 import pytest
 
-from dlkit import notebooks
+from dlkit import notebooks, synthetic
 from dlkit.course import load
-from dlkit.grading import submissions
 from dlkit.grading.grade import grade
 from dlkit.grading.report import write_report
 
@@ -36,9 +35,9 @@ def _submit(root, student, *, raw=None, **how):
     if raw is not None:
         folder = course.submitted / student / LAB
         folder.mkdir(parents=True)
-        (folder / submissions.released_notebook(course, LAB).name).write_text(raw)
+        (folder / synthetic.released_notebook(course, LAB).name).write_text(raw)
         return
-    submissions.write_submission(course, LAB, student, submissions.filled(course, LAB, **how))
+    synthetic.write_submission(course, LAB, student, synthetic.filled(course, LAB, **how))
 
 
 def _text(page: str) -> str:

@@ -9,8 +9,9 @@ import json
 import pytest
 
 from dlkit import notebooks
+from dlkit import results
 from dlkit.course import load
-from dlkit.grading import gradebook, report, results, submissions
+from dlkit.grading import gradebook, report, submissions
 from dlkit.grading.resume import State
 
 from conftest import copy_course

@@ -21,10 +21,9 @@ import sys
 
 import pytest
 
-from dlkit import notebooks
+from dlkit import notebooks, synthetic
 from dlkit.commands.tryout import combine_rounds, fixture_files
 from dlkit.course import load
-from dlkit.grading import submissions
 
 from conftest import FIXTURES, ROOT
 
@@ -53,7 +52,7 @@ def student_folder(tmp: pathlib.Path, lab: str, *, blank=False, replacements=Non
     folder = tmp / lab
     shutil.copytree(ROOT / "release" / lab, folder)
     student_path = next(folder.glob("*.ipynb"))
-    notebooks.write(submissions.filled(load(ROOT), lab, blank=blank, replacements=replacements), student_path)
+    notebooks.write(synthetic.filled(load(ROOT), lab, blank=blank, replacements=replacements), student_path)
     return student_path
 
 

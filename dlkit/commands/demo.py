@@ -15,11 +15,11 @@ import os
 import pathlib
 import shutil
 
-from dlkit import course as course_mod
+from dlkit import course as course_mod, synthetic
 from dlkit.commands import release as release_mod
 from dlkit.commands.tryout import fixture_files
-from dlkit.grading import grade as grade_mod, submissions
-from dlkit.grading.results import Status
+from dlkit.grading import grade as grade_mod
+from dlkit.results import Status
 
 DEMO_PREFIX = "demo-"
 
@@ -65,8 +65,8 @@ def make_class(course, lab: str, *, mutants: int = 3, variants: int = 2, adversa
         folder = course.submitted / student / lab
         if folder.exists():
             shutil.rmtree(folder)
-        nb = submissions.filled(course, lab, blank=blank, replacements=replacements)
-        submissions.write_submission(course, lab, student, nb, data=True)
+        nb = synthetic.filled(course, lab, blank=blank, replacements=replacements)
+        synthetic.write_submission(course, lab, student, nb, data=True)
         students.append(student)
     return students
 

@@ -27,7 +27,7 @@ import re
 import tempfile
 
 from dlkit import DlkitError, course as course_mod, engine, notebooks, scratch
-from dlkit.grading import results
+from dlkit import results
 from dlkit.grading.submissions import check_submission
 from dlkit.plugins import sandbox as sandbox_mod
 from dlkit.verdict import scan

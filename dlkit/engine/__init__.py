@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 
-from dlkit.grading.results import Status
+from dlkit.results import Status
 
 PREFIX = "@@dlkit "      # the child's event lines on stdout (anything else there is noise)
 START_SECONDS = 600      # for a fresh child to import nbgrader and start on its first request

@@ -163,7 +163,7 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
     import shutil
 
     from dlkit import course as course_mod
-    from dlkit.grading import submissions
+    from dlkit import synthetic
 
     spec = json.loads(pathlib.Path(spec_path).read_text())
     root = pathlib.Path(api.coursedir.root)
@@ -179,8 +179,8 @@ def setup_try(api, lab: str, spec_path: str) -> list[str]:
             keep_generated(root, lab, cache)
     course = course_mod.load(root)  # the scratch copy, with this lab just generated
     for sub in spec["submissions"]:
-        nb = submissions.filled(course, lab, blank=sub["blank"], replacements=sub["replacements"])
-        submissions.write_submission(course, lab, sub["student"], nb, data=True)
+        nb = synthetic.filled(course, lab, blank=sub["blank"], replacements=sub["replacements"])
+        synthetic.write_submission(course, lab, sub["student"], nb, data=True)
     return [sub["student"] for sub in spec["submissions"]]
 
 

@@ -36,7 +36,7 @@ import time
 import traceback
 
 from dlkit import DlkitError, course as course_mod, engine, scratch
-from dlkit.grading.results import Status
+from dlkit.results import Status
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,7 +41,8 @@ import threading
 import time
 
 from dlkit import DlkitError, course as course_mod, engine, notebooks
-from dlkit.grading import dispatch, gradebook, results
+from dlkit import results
+from dlkit.grading import dispatch, gradebook
 from dlkit.grading import report as report_mod, submissions, writer as writer_mod
 from dlkit.grading.resume import State
 from dlkit.plugins import sandbox as sandbox_mod

@@ -24,8 +24,9 @@ import pathlib
 import statistics
 
 from dlkit import DlkitError, course as course_mod, notebooks
-from dlkit.grading import gradebook, results
-from dlkit.grading.results import Status
+from dlkit import results
+from dlkit.grading import gradebook
+from dlkit.results import Status
 
 TOP_MESSAGES = 5        # failure messages shown per question
 MAX_MESSAGE_CHARS = 600  # longer ones are cut (a student's exception can carry anything)

@@ -9,7 +9,7 @@ import threading
 
 from dlkit import course as course_mod
 from dlkit.grading import dispatch
-from dlkit.grading.results import Status
+from dlkit.results import Status
 
 
 class State:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import pathlib
 
-from dlkit.grading import results
-from dlkit.grading.results import Status
+from dlkit import results
+from dlkit.results import Status
 
 
 def collect(course, lab: str) -> list[str]:
@@ -83,36 +83,3 @@ def invalid_feedback(course, lab: str, student: str, reason: str) -> None:
             "and submit again before the due date, or ask your instructor.</p></body></html>\n")
     for name in sorted({p.stem for p in submitted.glob("*.ipynb")} | {course.source_notebook(lab).stem}):
         (dest / f"{name}.html").write_text(page, encoding="utf-8")
-
-
-def filled(course, lab: str, *, blank: bool = False, replacements: dict | None = None):
-    """`lab` as released, every answer filled in from the source (or left as released, `blank`)
-    and the answers named in `replacements` ({grade_id: code}) replaced: the notebook a
-    synthetic student submits (`dlkit demo`, the benches, the tests)."""
-    from dlkit import notebooks
-
-    source_nb = notebooks.read(course.source_notebook(lab))
-    released = notebooks.read(released_notebook(course, lab))
-    return notebooks.clear_outputs(notebooks.fill_solutions(released, source_nb, blank=blank,
-                                                            replacements=replacements))
-
-
-def released_notebook(course, lab: str) -> pathlib.Path:
-    """release/LAB's notebook (run `dlkit release LAB` first)."""
-    return next((course.release / lab).glob("*.ipynb"))
-
-
-def write_submission(course, lab: str, student: str, nb, *, data: bool = False) -> pathlib.Path:
-    """`nb` as submitted/<student>/LAB/<the released name>, with the lab's data files beside it
-    when `data` (as a fetched and submitted lab has them); the notebook's path."""
-    import shutil
-
-    from dlkit import notebooks
-
-    folder = course.submitted / student / lab
-    path = folder / released_notebook(course, lab).name
-    notebooks.write(nb, path)
-    if data:
-        for data_file in course.data_files(lab):
-            shutil.copyfile(data_file, folder / data_file.name)
-    return path

@@ -30,7 +30,7 @@ import shutil
 import warnings
 
 from dlkit.grading.gradebook import course_db, url
-from dlkit.grading.results import Flag
+from dlkit.results import Flag
 
 
 class Writer:

@@ -26,7 +26,7 @@ import ast
 import graders
 
 from dlkit import notebooks
-from dlkit.grading.results import Flag
+from dlkit.results import Flag
 
 # Modules an answer never needs: the grader's own, the kernel's, and the interpreter's innards.
 FORBIDDEN_IMPORTS = {

@@ -62,15 +62,14 @@ def home(user: str) -> pathlib.Path:
 
 
 def write_filled(path: pathlib.Path, user: str, lab: str, *, blank=False, replacements=None) -> None:
-    """release/LAB's notebook filled in as a student would (dlkit.grading.submissions.filled), written
+    """release/LAB's notebook filled in as a student would (dlkit.synthetic.filled), written
     to `path` in `user`'s home and given to them, with every folder made for it."""
     import shutil
 
-    from dlkit import notebooks
+    from dlkit import notebooks, synthetic
     from dlkit.course import load
-    from dlkit.grading import submissions
 
-    nb = submissions.filled(load(ROOT), lab, blank=blank, replacements=replacements)
+    nb = synthetic.filled(load(ROOT), lab, blank=blank, replacements=replacements)
     made = [p for p in reversed(path.parents) if home(user) in p.parents and not p.exists()]
     notebooks.write(nb, path)
     for p in [*made, path]:
