@@ -129,3 +129,17 @@ def test_try_and_grade_give_an_invalid_submission_the_same_error(source_nb):
     graded = submissions.invalid_result(LAB, source_nb, "two notebooks")
     assert tried["error"] == graded["error"] == "two notebooks"
     assert {k: v for k, v in tried.items() if k != "seconds"} == {k: v for k, v in graded.items() if k != "seconds"}
+
+
+def test_the_flake_check_names_each_test_whose_score_moved_with_the_threads():
+    from dlkit.commands.flake import compare, thread_settings
+
+    def run(setting, **scores):
+        return {"setting": setting, "tests": [{"grade_id": g, "score": s} for g, s in scores.items()]}
+
+    same = [run("1 thread", test_a=1.0, test_b=2.0), run("2 threads", test_a=1.0, test_b=2.0)]
+    assert compare(same) == []
+    moved = [*same, run("default (16 CPUs)", test_a=1.0, test_b=0.0)]
+    assert compare(moved) == ["default (16 CPUs): test_b 0 != 2 (1 thread)"]
+    assert [label for label, _ in thread_settings(16)] == ["1 thread", "2 threads", "default (16 CPUs)"]
+    assert [label for label, _ in thread_settings(2)] == ["1 thread", "2 threads"]

@@ -51,6 +51,13 @@ def flake_check(*, lab: str, root: os.PathLike | str | None = None,
         runs.append({"setting": label, "env": env, **result})
         if progress:
             progress(len(runs), len(settings), runs[-1])
+    differences = compare(runs)
+    return {"lab": lab, "stable": not differences, "runs": runs, "differences": differences}
+
+
+def compare(runs: list[dict]) -> list[str]:
+    """Step 2: "<setting>: <grade_id> <score> != <score> (<first setting>)" for each test whose
+    score in a later run differs from the first run's."""
     first = {t["grade_id"]: t["score"] for t in runs[0]["tests"]}
     differences = []
     for run in runs[1:]:
@@ -58,4 +65,4 @@ def flake_check(*, lab: str, root: os.PathLike | str | None = None,
             if t["score"] != first[t["grade_id"]]:
                 differences.append(f"{run['setting']}: {t['grade_id']} {t['score']:g} != "
                                    f"{first[t['grade_id']]:g} ({runs[0]['setting']})")
-    return {"lab": lab, "stable": not differences, "runs": runs, "differences": differences}
+    return differences

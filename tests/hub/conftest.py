@@ -2,7 +2,6 @@
 folder (tests/hub/hubtools.py says which); stopped and cleaned at the end."""
 from __future__ import annotations
 
-import pathlib
 import subprocess
 import time
 

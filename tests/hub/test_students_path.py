@@ -17,7 +17,6 @@ step took (timings.json), printed at the end.
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 import time
 
