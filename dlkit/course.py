@@ -75,15 +75,9 @@ class Course:
         return files
 
     def students_guide(self) -> pathlib.Path | None:
-        """The students' guide `dlkit release` puts beside each notebook (`c.Dlkit.students_guide`),
-        or None when the course releases none; raises DlkitError when the file is missing."""
-        if not self.settings.students_guide:
-            return None
-        path = self.root / self.settings.students_guide
-        if not path.is_file():
-            raise DlkitError(f"c.Dlkit.students_guide is {self.settings.students_guide!r}, and "
-                             f"{path} does not exist (set it to '' to release no guide)")
-        return path
+        """Where the students' guide is (`c.Dlkit.students_guide`), which `dlkit release` puts
+        beside each notebook; None when the course releases none."""
+        return self.root / self.settings.students_guide if self.settings.students_guide else None
 
     def host_data_files(self, lab: str) -> list[pathlib.Path]:
         """The data files only the grader reads (`c.Dlkit.host_data`): never released, never

@@ -23,7 +23,7 @@ def copy_course(course: Course, workdir: pathlib.Path, *, labs: list[str] | None
             shutil.copytree(course.release / lab, workdir / "release" / lab, ignore=IGNORE)
     if course.data.is_dir():
         shutil.copytree(course.data, workdir / "data", ignore=IGNORE)
-    guide = course.root / course.settings.students_guide if course.settings.students_guide else None
+    guide = course.students_guide()
     if guide is not None and guide.is_file():  # only `dlkit release` needs it, and says so
         (workdir / guide.relative_to(course.root)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(guide, workdir / guide.relative_to(course.root))

@@ -39,6 +39,10 @@ def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = N
     if not labs:
         raise DlkitError(f"no lab to release under {course.source}")
     target_root = pathlib.Path(into) if into else course.release
+    guide = course.students_guide()
+    if guide is not None and not guide.is_file():
+        raise DlkitError(f"c.Dlkit.students_guide is {course.settings.students_guide!r}, and "
+                         f"{guide} does not exist (set it to '' to release no guide)")
     written = []
     for lab in labs:
         with tempfile.TemporaryDirectory(prefix=f"dlkit-release-{lab}-") as tmp:
@@ -48,8 +52,8 @@ def release(*, labs: list[str] | None = None, root: os.PathLike | str | None = N
             folder = student_path.parent
             for data_file in course.data_files(lab):                          # 3. add data
                 shutil.copyfile(data_file, folder / data_file.name)
-            if course.students_guide():
-                shutil.copyfile(course.students_guide(), folder / GUIDE_NAME)
+            if guide is not None:
+                shutil.copyfile(guide, folder / GUIDE_NAME)
             refuse_host_data(course, lab, folder)
             written.append(replace_folder(folder, target_root / lab))               # 4. replace
     return written
